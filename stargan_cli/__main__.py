@@ -1,0 +1,5 @@
+"""``python -m stargan_cli``."""
+
+from .cli import main
+
+main()

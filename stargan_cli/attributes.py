@@ -1,0 +1,184 @@
+"""CelebA attribute names and the label logic: validation, targets, hair-colour exclusivity.
+
+Everything here is pure: lists and tensors in, lists and tensors out.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+from .errors import StarganError
+
+if TYPE_CHECKING:
+    import torch
+
+# The 40 attributes in the order of list_attr_celeba.txt.
+CELEBA_ATTRIBUTES: tuple[str, ...] = (
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
+    "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair",
+    "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair",
+    "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
+    "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline",
+    "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings",
+    "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young",
+)
+
+# The attributes of the paper's CelebA experiments and of the published models.
+DEFAULT_ATTRIBUTES: tuple[str, ...] = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+
+# Hair colours are mutually exclusive: setting one clears the others.
+HAIR_COLORS: frozenset[str] = frozenset({"Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"})
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def resolve_attribute(name: str, choices: Sequence[str] = CELEBA_ATTRIBUTES) -> str:
+    """Return the canonical spelling of ``name`` among ``choices`` (case-insensitive).
+
+    Unknown names raise a StarganError with a did-you-mean suggestion.
+    """
+    by_key = {_key(c): c for c in choices}
+    found = by_key.get(_key(name))
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(_key(name), list(by_key), n=1, cutoff=0.6)
+    hint = f"did you mean {by_key[close[0]]}?" if close else f"choose from: {', '.join(choices)}"
+    raise StarganError(f"unknown attribute {name!r}: {hint}")
+
+
+def split_names(values: str | Iterable[str]) -> list[str]:
+    """Flatten comma-separated and repeated values into a list of non-empty names."""
+    if isinstance(values, str):
+        values = [values]
+    names: list[str] = []
+    for value in values:
+        names.extend(part.strip() for part in value.split(",") if part.strip())
+    return names
+
+
+def parse_attribute_list(
+    values: str | Iterable[str], choices: Sequence[str] = CELEBA_ATTRIBUTES
+) -> list[str]:
+    """Parse ``--attrs`` values into canonical names, rejecting unknown and repeated ones."""
+    names = [resolve_attribute(n, choices) for n in split_names(values)]
+    if not names:
+        raise StarganError("no attributes given: name at least one, e.g. --attrs Blond_Hair,Male")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise StarganError(f"attribute {name} is listed twice")
+        seen.add(name)
+    return names
+
+
+def parse_targets(values: str | Iterable[str], attributes: Sequence[str]) -> dict[str, float]:
+    """Parse ``--to`` values (``ATTR``, ``ATTR=0``, ``ATTR=1``, ``ATTR=0.5``) for a model.
+
+    Names are checked against all 40 CelebA names first (for a did-you-mean on typos), then
+    against the model's own attribute list.
+    """
+    targets: dict[str, float] = {}
+    for item in split_names(values):
+        name, _, raw = item.partition("=")
+        value = 1.0
+        if raw.strip():
+            try:
+                value = float(raw)
+            except ValueError:
+                raise StarganError(
+                    f"bad target {item!r}: write ATTR, ATTR=1 or ATTR=0"
+                ) from None
+        canonical = _resolve_for_model(name, attributes)
+        targets[canonical] = value
+    if not targets:
+        raise StarganError("no target given: use --to ATTR, e.g. --to Blond_Hair")
+    return targets
+
+
+def _resolve_for_model(name: str, attributes: Sequence[str]) -> str:
+    by_key = {_key(a): a for a in attributes}
+    if _key(name) in by_key:
+        return by_key[_key(name)]
+    pool = list(dict.fromkeys([*attributes, *CELEBA_ATTRIBUTES]))
+    canonical = resolve_attribute(name, pool)  # raises with did-you-mean on typos
+    if canonical not in attributes:
+        raise StarganError(
+            f"this model was not trained on {canonical}: it knows {', '.join(attributes)}"
+        )
+    return canonical
+
+
+def apply_targets(
+    source: Sequence[float], attributes: Sequence[str], targets: Mapping[str, float]
+) -> list[float]:
+    """Label vector for ``targets`` applied on top of ``source``.
+
+    Attributes not named keep their source value. Turning a hair colour on turns every other
+    hair colour of the model off.
+    """
+    label = [float(v) for v in source]
+    index = {a: i for i, a in enumerate(attributes)}
+    for name, value in targets.items():
+        if name in HAIR_COLORS and value > 0:
+            for other in HAIR_COLORS & set(attributes):
+                label[index[other]] = 0.0
+    for name, value in targets.items():
+        label[index[name]] = float(value)
+    return label
+
+
+def hair_indices(attributes: Sequence[str]) -> list[int]:
+    """Positions of the hair-colour attributes in ``attributes``."""
+    return [i for i, a in enumerate(attributes) if a in HAIR_COLORS]
+
+
+def single_domain_targets(source: "torch.Tensor", attributes: Sequence[str]) -> list["torch.Tensor"]:
+    """The original's test targets for a batch of multi-hot labels (B, c_dim).
+
+    One target per attribute: a hair colour is set on with the other colours off; any other
+    attribute is flipped.
+    """
+    hair = hair_indices(attributes)
+    targets = []
+    for i in range(len(attributes)):
+        target = source.clone()
+        if i in hair:
+            target[:, hair] = 0
+            target[:, i] = 1
+        else:
+            target[:, i] = (source[:, i] == 0).to(source.dtype)
+        targets.append(target)
+    return targets
+
+
+def exclusive_hair(labels: "torch.Tensor", attributes: Sequence[str]) -> "torch.Tensor":
+    """Make hair colours one-hot where several are on (keeps the first one set)."""
+    import torch
+
+    hair = hair_indices(attributes)
+    if len(hair) < 2:
+        return labels
+    out = labels.clone()
+    block = out[:, hair]
+    first = torch.where(block.sum(1, keepdim=True) > 0, block.argmax(1, keepdim=True), -1)
+    out[:, hair] = (torch.arange(len(hair), device=labels.device)[None] == first).to(out.dtype)
+    return out
+
+
+def random_targets(
+    labels: "torch.Tensor", attributes: Sequence[str], generator: "torch.Generator | None" = None
+) -> "torch.Tensor":
+    """Training targets as the paper: a random permutation of the batch's labels."""
+    import torch
+
+    perm = torch.randperm(labels.size(0), generator=generator, device="cpu").to(labels.device)
+    return labels[perm]
+
+
+def describe_label(label: Sequence[float], attributes: Sequence[str]) -> str:
+    """Short text of the attributes that are on, e.g. ``Blond_Hair+Young``."""
+    on = [a for a, v in zip(attributes, label) if v > 0.5]
+    return "+".join(on) if on else "none"

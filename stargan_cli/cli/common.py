@@ -1,0 +1,31 @@
+"""Pieces shared by the subcommands: consoles, common options, error display."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+DeviceOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--device",
+        help="Where to compute: auto (default: cuda > mps > cpu), cpu, cuda, cuda:N or mps.",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    """Print ``Error: message`` on one line to stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def not_built(command: str) -> None:
+    """For a subcommand that does not exist yet: say so and exit non-zero."""
+    raise fail(f"`stargan {command}` is not built yet in this version", code=2)

@@ -1,0 +1,16 @@
+"""`stargan webcam` (placeholder until it is built)."""
+
+from __future__ import annotations
+
+import typer
+
+from .common import not_built
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""
+
+    @app.command("webcam", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def webcam_cmd() -> None:
+        """Not built yet."""
+        not_built("webcam")

@@ -1,0 +1,89 @@
+"""Device selection (CUDA > MPS > CPU) and the precision policy per device."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import StarganError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def best_device_name() -> str:
+    """The device that would be picked automatically: ``cuda``, ``mps`` or ``cpu``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if _mps_available():
+        return "mps"
+    return "cpu"
+
+
+def select_device(name: str | None = None) -> "torch.device":
+    """Return the device called ``name`` (``cuda``, ``cuda:1``, ``mps``, ``cpu``), or the best one.
+
+    Asking for a device that is not there is an error, never a silent fallback.
+    """
+    import torch
+
+    if name is None or name.strip().lower() in ("", "auto"):
+        return torch.device(best_device_name())
+    text = name.strip().lower()
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise StarganError(
+            f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps"
+        ) from None
+    if device.type == "cpu":
+        return device
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise StarganError(
+                f"device {name!r} asked for, but CUDA is not available here: use --device cpu "
+                "(or install a CUDA build of torch)"
+            )
+        count = torch.cuda.device_count()
+        index = device.index or 0
+        if index >= count:
+            raise StarganError(
+                f"device {name!r} asked for, but only {count} CUDA device(s) exist "
+                f"(cuda:0..cuda:{count - 1})"
+            )
+        return device
+    if device.type == "mps":
+        if not _mps_available():
+            raise StarganError(
+                f"device {name!r} asked for, but Apple MPS is not available here: use --device cpu"
+            )
+        return device
+    raise StarganError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
+
+
+def default_precision(device: "torch.device") -> str:
+    """The precision used for training when none is given.
+
+    bf16 autocast on CUDA (fp32 master weights); fp32 elsewhere: on CPUs bf16 convolutions are
+    several times slower than fp32, and MPS autocast support varies by release.
+    """
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
+def inference_dtype(device: "torch.device", half: bool = True) -> "torch.dtype":
+    """Dtype for inference: half precision on CUDA/MPS when allowed, fp32 on CPU."""
+    import torch
+
+    if half and device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if half and device.type == "mps":
+        return torch.float16
+    return torch.float32

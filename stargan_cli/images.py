@@ -1,0 +1,122 @@
+"""The one place that turns an image file into a model input, and a model output into an image.
+
+Preprocessing follows the original StarGAN test pipeline exactly: centre crop 178 (of the
+178x218 aligned CelebA image), bilinear resize to the model size (PIL, as torchvision's
+``Resize`` does on PIL images), scale to [-1, 1]. For images of other sizes the crop keeps the
+CelebA framing: the largest centred square of a 178:218 portrait.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import StarganError
+
+if TYPE_CHECKING:
+    import torch
+
+CELEBA_WIDTH, CELEBA_HEIGHT = 178, 218
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# Pillow's own bomb limit is a warning below 2x; we refuse anything above it outright.
+MAX_PIXELS = 89_478_485
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB version of any PIL image: grayscale, palette, RGBA (on white), CMYK, 16-bit."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return image.point(lambda v: v / 256).convert("L").convert("RGB")
+    return image.convert("RGB")
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Open an image file as RGB with its EXIF orientation applied.
+
+    Raises StarganError for a missing file, a file that is not an image, a truncated image
+    and a decompression bomb.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StarganError(f"{path} does not exist")
+    if path.is_dir():
+        raise StarganError(f"{path} is a folder: pass image files (or the folder with --recursive)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as raw:
+                if raw.size[0] * raw.size[1] > MAX_PIXELS:
+                    raise StarganError(
+                        f"{path} is {raw.size[0]}x{raw.size[1]} pixels, too large to be a photo "
+                        f"(limit {MAX_PIXELS:,} pixels): resize it first"
+                    )
+                raw.load()
+                image = ImageOps.exif_transpose(raw)
+                return to_rgb(image)
+    except StarganError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise StarganError(f"{path} is too large to be a photo (decompression bomb?): resize it first") from None
+    except UnidentifiedImageError:
+        raise StarganError(f"{path} is not an image Pillow can read (JPEG, PNG, WebP, BMP)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise StarganError(f"{path} could not be read ({err}); is it truncated?") from None
+
+
+def celeba_crop_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """The centred square the model sees: 178x178 of a 178x218 CelebA image (top 20 px skipped).
+
+    Matches torchvision's ``CenterCrop`` rounding for the CelebA size.
+    """
+    side = min(width, round(height * CELEBA_WIDTH / CELEBA_HEIGHT))
+    left = int(round((width - side) / 2.0))
+    top = int(round((height - side) / 2.0))
+    return left, top, left + side, top + side
+
+
+def crop_resize(image: Image.Image, size: int) -> Image.Image:
+    """Centre crop with CelebA framing, then bilinear resize to ``size`` x ``size``."""
+    cropped = image.crop(celeba_crop_box(*image.size))
+    if cropped.size != (size, size):
+        cropped = cropped.resize((size, size), Image.BILINEAR)
+    return cropped
+
+
+def pil_to_uint8(image: Image.Image) -> "torch.Tensor":
+    """HWC PIL RGB image to a (3, H, W) uint8 tensor."""
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
+
+
+def normalize(batch: "torch.Tensor") -> "torch.Tensor":
+    """uint8 images (any leading dims, 3, H, W) to float32 in [-1, 1], as ToTensor + Normalize(0.5, 0.5)."""
+    return (batch.float() / 255.0 - 0.5) / 0.5
+
+
+def denormalize(batch: "torch.Tensor") -> "torch.Tensor":
+    """Model output in [-1, 1] to uint8 (same shape)."""
+    import torch
+
+    return ((batch.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def tensor_to_pil(image: "torch.Tensor") -> Image.Image:
+    """A (3, H, W) tensor in [-1, 1] to a PIL RGB image."""
+    return Image.fromarray(denormalize(image).permute(1, 2, 0).cpu().numpy())
+
+
+def to_model_input(image: Image.Image, size: int) -> "torch.Tensor":
+    """PIL RGB image to the (3, size, size) float tensor in [-1, 1] that the model takes."""
+    return normalize(pil_to_uint8(crop_resize(image, size)))

@@ -1,0 +1,207 @@
+"""Import of checkpoints made by other code, all in one place.
+
+- The official StarGAN release (yunjey/stargan): ``NNNNNN-G.ckpt`` / ``NNNNNN-D.ckpt`` plain
+  state dicts whose names our concat models share exactly.
+- The DLIM2020 student project: a lookup-norm generator whose layers are ``L1`` ... ``L23`` with
+  ``nn.Embedding`` tables ``gain`` and ``bias`` (index = argmax of the label). Its convolutions
+  and tables are mapped onto ours in network order, checked by shape.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .attributes import DEFAULT_ATTRIBUTES, HAIR_COLORS
+from .checkpoints import Checkpoint, read_state_file
+from .errors import StarganError
+from .models.config import ModelConfig
+
+if TYPE_CHECKING:
+    import torch
+
+OFFICIAL_STEP_RE = re.compile(r"^(\d+)-([GD])\.ckpt$")
+
+
+def _is_official_generator(state: Any) -> bool:
+    return isinstance(state, dict) and "main.0.weight" in state and "main.1.running_mean" in state
+
+
+def _is_official_discriminator(state: Any) -> bool:
+    return isinstance(state, dict) and "conv1.weight" in state and "conv2.weight" in state
+
+
+def _is_dlim(state: Any) -> bool:
+    return isinstance(state, dict) and any(str(k).startswith("L1.") for k in state)
+
+
+def default_attributes(c_dim: int) -> tuple[str, ...]:
+    """Attribute names assumed for a checkpoint that does not store them."""
+    if c_dim == len(DEFAULT_ATTRIBUTES):
+        return DEFAULT_ATTRIBUTES
+    hair = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
+    if c_dim in (3, 4):
+        return hair[:c_dim]
+    raise StarganError(
+        f"this checkpoint has {c_dim} labels and does not name them: pass its attributes "
+        "(e.g. --attrs Black_Hair,Blond_Hair,...)"
+    )
+
+
+def official_config(
+    g_state: dict, d_state: dict | None, attributes: Sequence[str] | None, image_size: int | None
+) -> ModelConfig:
+    """Infer the config of an official checkpoint pair from the tensor shapes."""
+    c_dim = int(g_state["main.0.weight"].shape[1]) - 3
+    conv_dim = int(g_state["main.0.weight"].shape[0])
+    repeat = len({k.split(".")[1] for k in g_state if re.match(r"main\.\d+\.main\.", k)})
+    attrs = tuple(attributes) if attributes else default_attributes(c_dim)
+    if len(attrs) != c_dim:
+        raise StarganError(
+            f"the checkpoint takes {c_dim} labels but {len(attrs)} attributes were given"
+        )
+    d_conv, d_repeat = 64, 6
+    if d_state is not None:
+        d_conv = int(d_state["main.0.weight"].shape[0])
+        d_repeat = len([k for k in d_state if re.match(r"main\.\d+\.weight$", k)])
+        kernel = int(d_state["conv2.weight"].shape[-1])
+        inferred = kernel * 2**d_repeat
+        if image_size is not None and image_size != inferred:
+            raise StarganError(
+                f"the discriminator was built for {inferred} px images, not {image_size}"
+            )
+        image_size = inferred
+    return ModelConfig(
+        attributes=attrs,
+        image_size=image_size or 128,
+        norm="concat",
+        g_conv_dim=conv_dim,
+        g_repeat=repeat,
+        d_conv_dim=d_conv,
+        d_repeat=d_repeat,
+    )
+
+
+def convert_official(
+    g_path: str | Path,
+    d_path: str | Path | None = None,
+    attributes: Sequence[str] | None = None,
+    image_size: int | None = None,
+) -> Checkpoint:
+    """Convert an official ``NNNNNN-G.ckpt`` (and its ``-D.ckpt``) into a :class:`Checkpoint`.
+
+    Defaults are those of the published CelebA models: the 5 attributes Black_Hair,
+    Blond_Hair, Brown_Hair, Male, Young. ``d_path`` defaults to the ``-D.ckpt`` beside ``g_path``.
+    """
+    g_path = Path(g_path)
+    g_state = read_state_file(g_path)
+    if not _is_official_generator(g_state):
+        raise StarganError(f"{g_path} is not an official StarGAN generator checkpoint")
+    d_state = None
+    if d_path is None:
+        sibling = _official_sibling(g_path)
+        d_path = sibling if sibling is not None and sibling.exists() else None
+    if d_path is not None:
+        d_state = read_state_file(d_path)
+        if not _is_official_discriminator(d_state):
+            raise StarganError(f"{d_path} is not an official StarGAN discriminator checkpoint")
+    return _official_checkpoint(g_state, d_state, g_path, attributes, image_size)
+
+
+def _official_sibling(g_path: Path) -> Path | None:
+    match = OFFICIAL_STEP_RE.match(g_path.name)
+    if not match or match.group(2) != "G":
+        return None
+    return g_path.with_name(f"{match.group(1)}-D.ckpt")
+
+
+def _official_step(path: Path) -> int:
+    match = OFFICIAL_STEP_RE.match(path.name)
+    return int(match.group(1)) if match else 0
+
+
+def _official_checkpoint(
+    g_state: dict, d_state: dict | None, g_path: Path, attributes, image_size
+) -> Checkpoint:
+    config = official_config(g_state, d_state, attributes, image_size)
+    ckpt = Checkpoint(
+        config=config,
+        G=dict(g_state),
+        D=dict(d_state) if d_state is not None else None,
+        step=_official_step(g_path),
+        meta={"source": str(g_path), "origin": "official StarGAN release"},
+    )
+    from .checkpoints import build_models
+
+    build_models(ckpt, "cpu")  # strict shape/name check with a clear error
+    return ckpt
+
+
+def _natural_key(key: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key)]
+
+
+def convert_dlim2020(
+    state: dict, source: str = "DLIM2020 checkpoint", attributes: Sequence[str] | None = None,
+    image_size: int = 128,
+) -> Checkpoint:
+    """Map a DLIM2020 lookup-norm generator (``L1`` ... ``L23``) onto our lookup generator.
+
+    Convolution weights (4-D tensors) and the ``gain``/``bias`` embedding tables are taken in
+    network order (natural sort of the layer names) and matched to ours by shape.
+    """
+    import torch
+
+    from .models import build_generator
+
+    keys = sorted((k for k in state if isinstance(state[k], torch.Tensor)), key=_natural_key)
+    convs = [k for k in keys if state[k].dim() == 4]
+    gains = [k for k in keys if re.search(r"(^|\.)gain(\.weight)?$", k)]
+    biases = [k for k in keys if re.search(r"(^|\.)bias(\.weight)?$", k) and state[k].dim() == 2]
+    if not convs or not gains or len(gains) != len(biases):
+        raise StarganError(f"{source} does not have the DLIM2020 layout (L1..L23 with gain/bias tables)")
+    c_dim = int(state[gains[0]].shape[0])
+    conv_dim = int(state[convs[0]].shape[0])
+    repeat = (len(convs) - 6) // 2
+    attrs = tuple(attributes) if attributes else default_attributes(c_dim)
+    config = ModelConfig(
+        attributes=attrs, image_size=image_size, norm="lookup", g_conv_dim=conv_dim,
+        g_repeat=repeat, label_mode="single" if set(attrs) <= HAIR_COLORS else "multi",
+    )
+    G = build_generator(config)
+    ours = G.state_dict()
+    our_convs = [k for k in ours if ours[k].dim() == 4]
+    our_gains = [k for k in ours if k.endswith(".gain")]
+    our_biases = [k for k in ours if k.endswith(".bias") and ours[k].dim() == 2]
+    if (len(our_convs), len(our_gains)) != (len(convs), len(gains)):
+        raise StarganError(f"{source}: unexpected number of layers for a DLIM2020 generator")
+    mapped: dict[str, torch.Tensor] = {}
+    for mine, theirs in [*zip(our_convs, convs), *zip(our_gains, gains), *zip(our_biases, biases)]:
+        if tuple(ours[mine].shape) != tuple(state[theirs].shape):
+            raise StarganError(
+                f"{source}: layer {theirs} has shape {tuple(state[theirs].shape)}, "
+                f"expected {tuple(ours[mine].shape)}"
+            )
+        mapped[mine] = state[theirs].detach().clone()
+    return Checkpoint(config=config, G=mapped, meta={"source": source, "origin": "DLIM2020"})
+
+
+def convert_any(payload: Any, path: Path) -> Checkpoint | None:
+    """Convert a foreign payload read from ``path``; ``None`` when its layout is unknown."""
+    if _is_official_generator(payload):
+        sibling = _official_sibling(path)
+        d_state = None
+        if sibling is not None and sibling.exists():
+            d_state = read_state_file(sibling)
+            if not _is_official_discriminator(d_state):
+                d_state = None
+        return _official_checkpoint(payload, d_state, path, None, None)
+    if isinstance(payload, dict):
+        for key in ("G", "generator", "state_dict", "model"):
+            inner = payload.get(key)
+            if _is_dlim(inner):
+                return convert_dlim2020(inner, str(path))
+    if _is_dlim(payload):
+        return convert_dlim2020(payload, str(path))
+    return None

@@ -1,0 +1,61 @@
+"""What a model is: the settings that fully describe a generator/discriminator pair."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+LABEL_MODES = ("multi", "single", "joint")
+LOSSES = ("wgan-gp", "hinge")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Settings of a StarGAN model, stored inside every checkpoint.
+
+    ``label_mode``: ``multi`` (independent binary attributes, as CelebA; BCE classification),
+    ``single`` (one domain of several, as a folder dataset; cross-entropy), or ``joint``
+    (CelebA attributes then folder domains, plus the paper's 2-dim mask vector). In joint
+    mode the first ``joint_split`` attributes are the CelebA ones.
+    """
+
+    attributes: tuple[str, ...]
+    image_size: int = 128
+    norm: str = "concat"
+    g_conv_dim: int = 64
+    g_repeat: int = 6
+    d_conv_dim: int = 64
+    d_repeat: int = 6
+    loss: str = "wgan-gp"
+    label_mode: str = "multi"
+    joint_split: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", tuple(self.attributes))
+        if self.norm not in ("concat", "lookup"):
+            raise ValueError(f"norm must be concat or lookup, not {self.norm!r}")
+        if self.label_mode not in LABEL_MODES:
+            raise ValueError(f"label_mode must be one of {LABEL_MODES}, not {self.label_mode!r}")
+        if not self.attributes:
+            raise ValueError("a model needs at least one attribute")
+
+    @property
+    def c_dim(self) -> int:
+        """Length of the label vector the networks take (attributes, plus the mask in joint mode)."""
+        return len(self.attributes) + (2 if self.label_mode == "joint" else 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        data = asdict(self)
+        data["attributes"] = list(self.attributes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are ignored (newer files)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def describe(self) -> str:
+        """Key settings in a few words, e.g. ``128px concat wgan-gp 5 attrs``."""
+        return f"{self.image_size}px {self.norm} {self.loss} {len(self.attributes)} attrs"
