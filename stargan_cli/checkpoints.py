@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,10 +96,9 @@ def read_state_file(path: str | os.PathLike) -> Any:
                 "(possibly code); only plain weight files are loaded"
             ) from None
         raise StarganError(f"{path} is not a valid checkpoint (corrupt file)") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise StarganError(
-            f"{path} is not a readable checkpoint (truncated or corrupt: {str(err).splitlines()[0][:80]})"
-        ) from None
+    except Exception as err:  # torch raises many types for damaged files
+        detail = (str(err).splitlines() or [type(err).__name__])[0][:80]
+        raise StarganError(f"{path} is not a readable checkpoint (truncated or corrupt: {detail})") from None
 
 
 def checkpoint_from_payload(payload: Any, path: Path) -> Checkpoint:

@@ -48,7 +48,7 @@ class DomainInstanceNorm(nn.Module):
         c = c.to(h.dtype)
         gain = (c @ self.gain.to(h.dtype))[:, :, None, None]
         bias = (c @ self.bias.to(h.dtype))[:, :, None, None]
-        return torch.addcmul(bias, h, 1 + gain)
+        return h * (1 + gain) + bias
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, c_dim={self.c_dim}"

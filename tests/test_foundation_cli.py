@@ -1,0 +1,65 @@
+"""The CLI shell, devices and folders."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from stargan_cli import __version__
+from stargan_cli.cli import app
+from stargan_cli.devices import select_device
+from stargan_cli.errors import StarganError
+from stargan_cli import paths
+
+runner = CliRunner()
+
+
+def test_help_lists_every_subcommand():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in ("download", "train", "translate", "grid", "webcam", "info", "eval"):
+        assert name in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_module_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "stargan_cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and __version__ in out.stdout
+
+
+def test_info_works_on_cpu(stargan_home):
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0, result.output
+    assert torch.__version__ in result.output
+    assert "cpu" in result.output or "cuda" in result.output
+    assert str(stargan_home) in result.output.replace("\n", "")
+
+
+def test_stargan_home_moves_every_folder(stargan_home):
+    for path in paths.all_dirs().values():
+        assert str(path).startswith(str(stargan_home))
+    assert paths.models_dir().is_dir()
+
+
+def test_cpu_is_always_there():
+    assert select_device("cpu").type == "cpu"
+    assert select_device(None).type in ("cpu", "cuda", "mps")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_missing_cuda_is_a_clear_error():
+    with pytest.raises(StarganError, match="CUDA is not available"):
+        select_device("cuda:1")
+
+
+def test_nonsense_device_is_a_clear_error():
+    with pytest.raises(StarganError, match="unknown device"):
+        select_device("tpu9")
