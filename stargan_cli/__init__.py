@@ -23,6 +23,7 @@ _LAZY = {
     "load_checkpoint": "stargan_cli.checkpoints",
     "save_checkpoint": "stargan_cli.checkpoints",
     "select_device": "stargan_cli.devices",
+    "resolve_model": "stargan_cli.model_store",
     "StarganError": "stargan_cli.errors",
 }
 

@@ -1,16 +1,109 @@
-"""`stargan download` (placeholder until it is built)."""
+"""`stargan download`: datasets and pretrained models into the user cache."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from .common import not_built
+from .common import console, err_console
+
+
+def _human(size: int | None) -> str:
+    if size is None:
+        return "unknown"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""
+
+
+def _print_list() -> None:
+    from rich.table import Table
+
+    from ..download import statuses
+
+    table = Table(title="stargan downloads")
+    table.add_column("name", style="bold", no_wrap=True)
+    table.add_column("kind")
+    table.add_column("size", justify="right")
+    table.add_column("installed")
+    table.add_column("where", overflow="fold")
+    for row in statuses():
+        asset = row.asset
+        if row.installed:
+            state = "[green]yes[/]"
+            if asset.install == "collection":
+                where = f"{asset.target()} ({len(row.paths)} models: {', '.join(p.stem for p in row.paths)})"
+            else:
+                where = str(row.paths[0])
+        else:
+            state = f"[yellow]partial[/] ({_human(row.partial)})" if row.partial else "no"
+            where = f"[dim]{asset.target()}[/]"
+        table.add_row(asset.name, asset.kind, _human(row.size), state, where)
+    console.print(table)
+    console.print("[dim]Install with `stargan download NAME`; sizes of the Dropbox archives are not published.[/]")
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
 
-    @app.command("download", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def download_cmd() -> None:
-        """Not built yet."""
-        not_built("download")
+    @app.command("download")
+    def download_cmd(
+        names: Annotated[
+            Optional[list[str]],
+            typer.Argument(help="What to install: celeba, stargan-celeba-128, stargan-celeba-256, "
+                           "dlim2020-models, inception (see --list).", show_default=False),
+        ] = None,
+        list_: Annotated[bool, typer.Option("--list", "-l", help="Show every asset, its size and whether it is installed.")] = False,
+        url: Annotated[Optional[str], typer.Option("--url", help="Download from this address (a mirror) instead of the registered one.", show_default=False)] = None,
+        from_file: Annotated[Optional[Path], typer.Option("--from", help="Install from an archive or file you downloaded by hand (same checks and conversion).", show_default=False)] = None,
+        force: Annotated[bool, typer.Option("--force", help="Reinstall even if already installed.")] = False,
+        remove: Annotated[bool, typer.Option("--remove", help="Delete the named assets from the cache instead.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ) -> None:
+        """Download datasets and pretrained models into the user cache (resumable, verified).
+
+        Models are converted on install, so `--model stargan-celeba-128` works in every command.
+
+        Offline? Download the file elsewhere and use `--from FILE`; STARGAN_OFFLINE=1 forbids any network access.
+        """
+        from .. import download as dl
+        from ..errors import StarganError
+        from ..registry import get_asset
+
+        if list_:
+            _print_list()
+            return
+        if not names:
+            raise StarganError(
+                "name what to download, e.g. `stargan download stargan-celeba-128`; "
+                "`stargan download --list` shows everything"
+            )
+        assets = [get_asset(n) for n in names]  # every name checked before anything starts
+        if (url or from_file) and len(assets) > 1:
+            raise StarganError("--url and --from apply to one asset: name exactly one")
+        if remove:
+            if url or from_file or force:
+                raise StarganError("--remove cannot be combined with --url, --from or --force")
+            for asset in assets:
+                removed = dl.remove(asset.name)
+                if removed:
+                    console.print(f"Removed {asset.name}: " + ", ".join(str(p) for p in removed), highlight=False)
+                else:
+                    console.print(f"{asset.name} is not installed: nothing to remove", highlight=False)
+            return
+        for asset in assets:
+            if not quiet and (force or not asset.is_installed()):
+                err_console.print(f"[dim]{asset.name}: {asset.description}. Licence: {asset.licence}[/]", highlight=False, soft_wrap=True)
+            result = dl.install(asset.name, url=url, from_file=from_file, force=force, quiet=quiet)
+            where = ", ".join(str(p) for p in result.paths)
+            if result.already:
+                console.print(f"{asset.name} is already installed: {where} (--force reinstalls)", highlight=False)
+                continue
+            for note in result.skipped:
+                err_console.print(f"[yellow]skipped[/] {note}", highlight=False)
+            console.print(f"[green]Installed[/] {asset.name}: {where}", highlight=False)

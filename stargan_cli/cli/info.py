@@ -51,4 +51,8 @@ def register(app: typer.Typer) -> None:
             else:
                 what = "empty"
             table.add_row(f"{role} folder", f"{path}  [dim]({what})[/]")
+        from ..model_store import installed_models
+
+        models = installed_models()
+        table.add_row("models", ", ".join(name for name, _ in models) if models else "none installed (stargan download --list)")
         console.print(table)

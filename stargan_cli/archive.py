@@ -1,0 +1,196 @@
+"""Safe extraction of zip and tar archives.
+
+Every entry is checked before anything is written: no absolute paths, drive letters or ``..``
+components, no links or device files, and the total uncompressed size and the number of
+entries stay under configurable limits (against archive bombs; the byte limit is also
+enforced while writing, so a lying header does not help). Extraction goes into a temporary
+folder next to the target, which is renamed into place only when everything succeeded; after
+a failure nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Callable, Iterator
+
+from .errors import StarganError
+
+DEFAULT_MAX_BYTES = 32 * 1024**3  # CelebA unpacks to about 1.5 GB
+DEFAULT_MAX_ENTRIES = 500_000  # CelebA holds about 203,000 images
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str  # safe relative POSIX path
+    is_dir: bool
+    size: int
+    open: Callable[[], BinaryIO] | None  # None for folders
+
+
+def archive_format(path: str | os.PathLike) -> str | None:
+    """``"zip"``, ``"tar"`` or ``None`` when ``path`` is neither."""
+    path = Path(path)
+    if zipfile.is_zipfile(path):
+        return "zip"
+    try:
+        if tarfile.is_tarfile(path):
+            return "tar"
+    except OSError:
+        return None
+    return None
+
+
+def safe_name(name: str, archive: str | os.PathLike = "archive") -> str:
+    """The entry ``name`` as a relative POSIX path, or a StarganError when it could land
+    outside the extraction folder (absolute, drive letter, ``..``)."""
+    unified = name.replace("\\", "/")
+    parts = [p for p in unified.split("/") if p not in ("", ".")]
+    bad = (
+        unified.startswith("/")
+        or (len(unified) >= 2 and unified[1] == ":")  # C:foo, C:/foo
+        or any(p == ".." for p in parts)
+        or any(":" in p for p in parts)  # drive letters / NTFS streams inside the path
+        or "\x00" in unified
+    )
+    if bad:
+        raise StarganError(f"refusing to unpack {archive}: entry {name!r} points outside the target folder")
+    return "/".join(parts)
+
+
+def _zip_entries(zf: zipfile.ZipFile, archive: Path) -> Iterator[_Entry]:
+    for info in zf.infolist():
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise StarganError(f"refusing to unpack {archive}: entry {info.filename!r} is a symbolic link")
+        name = safe_name(info.filename, archive)
+        if info.is_dir():
+            yield _Entry(name, True, 0, None)
+        else:
+            yield _Entry(name, False, info.file_size, lambda info=info: zf.open(info))
+
+
+def _tar_entries(tf: tarfile.TarFile, archive: Path) -> Iterator[_Entry]:
+    for member in tf.getmembers():
+        if member.issym() or member.islnk():
+            raise StarganError(
+                f"refusing to unpack {archive}: entry {member.name!r} is a link "
+                f"(to {member.linkname!r})"
+            )
+        if not (member.isfile() or member.isdir()):
+            raise StarganError(f"refusing to unpack {archive}: entry {member.name!r} is a device or fifo")
+        name = safe_name(member.name, archive)
+        if member.isdir():
+            yield _Entry(name, True, 0, None)
+        else:
+            yield _Entry(name, False, member.size, lambda m=member: tf.extractfile(m))
+
+
+def _check_limits(entries: list[_Entry], archive: Path, max_bytes: int, max_entries: int) -> None:
+    if len(entries) > max_entries:
+        raise StarganError(
+            f"refusing to unpack {archive}: {len(entries)} entries is more than the limit of {max_entries}"
+        )
+    total = sum(e.size for e in entries)
+    if total > max_bytes:
+        raise StarganError(
+            f"refusing to unpack {archive}: it expands to {total} bytes, more than the limit of {max_bytes}"
+        )
+
+
+def _write_entries(entries: list[_Entry], root: Path, archive: Path, max_bytes: int) -> None:
+    written = 0
+    for entry in entries:
+        if not entry.name:
+            continue
+        dest = root.joinpath(*PurePosixPath(entry.name).parts)
+        if entry.is_dir:
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists():
+            raise StarganError(f"refusing to unpack {archive}: entry {entry.name!r} appears twice")
+        assert entry.open is not None
+        with entry.open() as src, open(dest, "xb") as out:
+            while True:
+                chunk = src.read(_CHUNK)
+                if not chunk:
+                    break
+                written += len(chunk)
+                if written > max_bytes:
+                    raise StarganError(
+                        f"refusing to unpack {archive}: it expands to more than the limit of {max_bytes} bytes"
+                    )
+                out.write(chunk)
+
+
+def extract_to_temp(
+    archive: str | os.PathLike,
+    parent: str | os.PathLike,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    prefix: str = ".extract",
+) -> Path:
+    """Unpack ``archive`` safely into a new hidden temporary folder inside ``parent`` and return
+    it. The caller moves what it needs into place and removes the folder; on failure the folder
+    is already gone."""
+    archive = Path(archive)
+    parent = Path(parent)
+    kind = archive_format(archive)
+    if kind is None:
+        raise StarganError(f"{archive} is not a zip or tar archive (damaged or wrong file)")
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}.", suffix=".tmp", dir=parent))
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(archive) as zf:
+                entries = list(_zip_entries(zf, archive))
+                _check_limits(entries, archive, max_bytes, max_entries)
+                _write_entries(entries, tmp, archive, max_bytes)
+        else:
+            with tarfile.open(archive) as tf:
+                entries = list(_tar_entries(tf, archive))
+                _check_limits(entries, archive, max_bytes, max_entries)
+                _write_entries(entries, tmp, archive, max_bytes)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotImplementedError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        detail = (str(err).splitlines() or [type(err).__name__])[0][:80]
+        raise StarganError(f"{archive} is damaged or truncated ({detail}); download it again") from None
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StarganError(f"could not unpack {archive}: {err.strerror or err}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def safe_extract(
+    archive: str | os.PathLike,
+    dest: str | os.PathLike,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+) -> Path:
+    """Unpack ``archive`` into the new folder ``dest`` (which must not exist), all or nothing."""
+    dest = Path(dest)
+    if dest.exists():
+        raise StarganError(f"{dest} already exists")
+    tmp = extract_to_temp(
+        archive, dest.parent, max_bytes=max_bytes, max_entries=max_entries, prefix=f".{dest.name}"
+    )
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest

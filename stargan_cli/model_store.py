@@ -1,0 +1,105 @@
+"""What ``--model NAME|PATH`` means: an installed or registered model name, or a file.
+
+Registered models are downloaded on first use, as ``torch.hub`` does: a notice on stderr, a
+progress bar, then the converted checkpoint in ``paths.models_dir()``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+
+from . import paths, registry
+from .errors import StarganError
+
+DEFAULT_MODEL = registry.DEFAULT_MODEL
+_PATH_SUFFIXES = (".pt", ".pth", ".ckpt")
+
+
+def installed_models() -> list[tuple[str, Path]]:
+    """``(name, path)`` of every checkpoint in the models folder, sorted by name."""
+    folder = paths.models_dir(create=False)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        (p.stem, p) for p in folder.glob("*.pt") if p.is_file() and not p.name.startswith(".")
+    )
+
+
+def _looks_like_path(spec: str) -> bool:
+    return "/" in spec or "\\" in spec or spec.startswith("~") or spec.lower().endswith(_PATH_SUFFIXES)
+
+
+def _known_names() -> tuple[list[str], list[str]]:
+    installed = [name for name, _ in installed_models()]
+    registered = [n for n in registry.model_names() if n not in installed]
+    return installed, registered
+
+
+def _unknown(spec: str, lead: str) -> StarganError:
+    installed, registered = _known_names()
+    close = difflib.get_close_matches(spec, installed + registered, n=1, cutoff=0.6)
+    hint = f" did you mean {close[0]}?" if close else ""
+    listed = f"installed: {', '.join(installed) or 'none'}; downloadable: {', '.join(registered) or 'none'}"
+    return StarganError(f"{lead}:{hint} {listed}")
+
+
+def resolve_model(spec: str | None, *, download: bool = True, quiet: bool = False) -> Path:
+    """The checkpoint file ``spec`` names.
+
+    ``None`` means the default model (``stargan-celeba-128``). An existing file (ours or an
+    official ``NNNNNN-G.ckpt``) is returned as is. An installed name gives its file; a
+    registered model that is not installed yet is downloaded and converted first (unless
+    ``download`` is false or ``STARGAN_OFFLINE=1``: then a StarganError says how to install
+    it). ``quiet`` hides the progress bar, not the one-line notice.
+    """
+    name = DEFAULT_MODEL if spec is None else str(spec).strip()
+    if not name:
+        raise StarganError("empty --model: give a model name or a checkpoint file")
+    candidate = Path(name).expanduser()
+    if spec is not None and candidate.is_file():
+        return candidate
+    if spec is not None and candidate.is_dir():
+        inside = sorted(p.name for p in candidate.iterdir() if p.suffix.lower() in _PATH_SUFFIXES)
+        shown = f" (it holds {', '.join(inside[:5])})" if inside else ""
+        raise StarganError(f"{candidate} is a folder: pass one checkpoint file inside it{shown}")
+    for installed_name, path in installed_models():
+        if installed_name == name or installed_name == name.lower():
+            return path
+    asset = registry.ASSETS.get(name.lower())
+    if asset is not None:
+        return _fetch_registered(asset, download=download, quiet=quiet)
+    if _looks_like_path(name):
+        raise _unknown(name, f"no such checkpoint file: {candidate}")
+    raise _unknown(name, f"unknown model {name!r}")
+
+
+def _fetch_registered(asset: registry.Asset, *, download: bool, quiet: bool) -> Path:
+    from . import download as downloader
+
+    if not asset.is_model:
+        if asset.install == "collection":
+            members = [n for n, _ in installed_models() if n.startswith(asset.prefix)]
+            what = f"use one of: {', '.join(members)}" if members else f"install it with `stargan download {asset.name}`, then use one of its models"
+            raise StarganError(f"{asset.name} is a set of models, not one: {what}")
+        raise StarganError(f"{asset.name} is a {asset.kind}, not a model: choose one of {', '.join(registry.model_names())}")
+    target = asset.target()
+    if target.is_file():
+        return target
+    if not download:
+        raise StarganError(f"model {asset.name} is not installed: run `stargan download {asset.name}`")
+    if downloader.is_offline():
+        raise StarganError(
+            f"model {asset.name} is not installed and {downloader.OFFLINE_ENV}=1 forbids downloading it: "
+            f"get {asset.urls[0]} by hand and run `stargan download {asset.name} --from FILE`"
+        )
+    print(
+        f'Downloading "{asset.urls[0]}" to {target} (first use of {asset.name}; {asset.licence})',
+        file=sys.stderr, flush=True,
+    )
+    try:
+        result = downloader.install(asset.name, quiet=quiet)
+    except StarganError as err:
+        raise StarganError(f"model {asset.name} is not installed and the download failed: {err}") from None
+    return result.paths[0]
