@@ -60,6 +60,10 @@ def atomic_write(path: str | os.PathLike, write: "callable") -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        # mkstemp creates 0600; give the file the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         write(Path(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())

@@ -1,16 +1,259 @@
-"""`stargan translate` (placeholder until it is built)."""
+"""`stargan translate`: change attributes of the faces in photos.
+
+Thin layer: flags are parsed here, the work is :class:`stargan_cli.translate.Translator`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
 import typer
 
-from .common import not_built
+from ..errors import StarganError
+from .common import DeviceOption, console, err_console
+
+if TYPE_CHECKING:
+    from ..translate import InputFile, TranslationResult, Translator
+
+HELP = """Translate the faces in photos to other attributes.
+
+Faces are found, framed like CelebA, translated and blended back into the photo, which keeps
+its size. Outputs go next to each input as NAME.<target>.png (or into -o), never overwriting
+without --overwrite. Faces are numbered 1, 2, ... from the left (--face N).
+
+Examples:
+
+  stargan translate me.jpg --to Blond_Hair
+
+  stargan translate photos/ --recursive --to Male=0,Young -o out/
+
+  stargan translate group.jpg --to Black_Hair --face 2
+
+  stargan translate --example --all
+"""
+
+
+def _error(message: str | None, console=None) -> None:
+    """One ``Error: ...`` line on stderr (or on ``console``, e.g. a progress bar's)."""
+    from rich.markup import escape
+
+    (console or err_console).print(f"[bold red]Error:[/] {escape(message or '')}", highlight=False, soft_wrap=True)
+
+
+def _describe_source(translator: "Translator", face) -> str:
+    on = [a for a, v in zip(translator.attributes, face.source_label) if v > 0.5]
+    if face.estimated:
+        shown = ", ".join(f"{a} {face.source[a]:.2f}" for a in on) or "none"
+        return f"estimated {shown}"
+    return f"given {', '.join(on) or 'none'}"
+
+
+def _output_is_file(output: Path | None) -> bool:
+    from ..translate import OUTPUT_FORMATS
+
+    if output is None or output.is_dir() or str(output).endswith(("/", "\\")):
+        return False
+    if output.suffix.lower() in OUTPUT_FORMATS:
+        return True
+    if output.suffix:
+        raise StarganError(
+            f"-o {output}: {output.suffix} is not an image format we write: name a .png, .jpg, "
+            ".webp or .bmp file, or a folder"
+        )
+    return False
+
+
+def _plan(
+    result: "TranslationResult", item: "InputFile", output: Path | None, as_file: bool,
+    default_dir: Path, crop_only: bool, strip: bool,
+) -> list[tuple[Path, object]]:
+    from ..translate import output_items
+
+    items = output_items(result, crop_only=crop_only, strip=strip)
+    if as_file:
+        assert output is not None
+        if len(items) == 1:
+            return [(output, items[0][1])]
+        return [(output.with_name(f"{output.stem}.{token}{output.suffix}"), img) for token, img in items]
+    folder = default_dir if output is None else output / item.relative_parent
+    stem = item.path.stem
+    return [(folder / f"{stem}.{token}.png", img) for token, img in items]
+
+
+def _write(plan: list[tuple[Path, object]], source: Path, overwrite: bool, written: dict[Path, Path]) -> str | None:
+    """Write one input's outputs (atomically); the problem as text when nothing could be written.
+
+    Every path is checked before any is written, so a name clash leaves nothing half-done.
+    """
+    from ..translate import save_image
+
+    for path, _ in plan:
+        earlier = written.get(path.resolve())
+        if earlier is not None:
+            return f"{source} would write {path}, already written for {earlier}: use separate runs or -o folders"
+        if path.exists() and not overwrite:
+            return f"{path} exists: pass --overwrite to replace it"
+    for path, image in plan:
+        try:
+            save_image(image, path)
+        except OSError as err:
+            return f"could not write {path}: {err.strerror or err}"
+        written[path.resolve()] = source
+    return None
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
 
-    @app.command("translate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def translate_cmd() -> None:
-        """Not built yet."""
-        not_built("translate")
+    @app.command("translate", help=HELP, no_args_is_help=True)
+    def translate_cmd(
+        inputs: Annotated[
+            Optional[list[str]],
+            typer.Argument(help="Image files (JPEG, PNG, WebP, BMP), folders or globs.", show_default=False),
+        ] = None,
+        to: Annotated[
+            Optional[list[str]],
+            typer.Option(
+                "--to", "-t",
+                help="Attribute to turn on (Blond_Hair) or off (Male=0); repeat or comma-separate.",
+                show_default=False,
+            ),
+        ] = None,
+        all_domains: Annotated[
+            bool,
+            typer.Option("--all", help="One output per attribute (hair colour set, others flipped) plus NAME.all.png strip."),
+        ] = False,
+        output: Annotated[
+            Optional[Path],
+            typer.Option("--output", "-o", help="Output file (one input) or folder. Default: next to each input.", show_default=False),
+        ] = None,
+        model: Annotated[
+            Optional[str],
+            typer.Option("--model", "-m", help="Model name, checkpoint or official NNNNNN-G.ckpt. Default: stargan-celeba-128.", show_default=False),
+        ] = None,
+        source_attrs: Annotated[
+            Optional[str],
+            typer.Option("--source-attrs", help="The input's attributes that are on (the rest off), instead of estimating them; 'none' for all off.", show_default=False),
+        ] = None,
+        no_detect: Annotated[
+            bool,
+            typer.Option("--no-detect", help="Take each image as an aligned face crop (CelebA preprocessing); writes the model-size square."),
+        ] = False,
+        face: Annotated[
+            Optional[int],
+            typer.Option("--face", help="Translate only face N (1 = leftmost).", min=1, show_default=False),
+        ] = None,
+        crop_only: Annotated[
+            bool, typer.Option("--crop-only", help="Write only the translated face squares (NAME.faceN.<target>.png when several).")
+        ] = False,
+        recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders of folder inputs.")] = False,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
+        example: Annotated[
+            bool, typer.Option("--example", help="Use the bundled sample portrait (output in the current folder).")
+        ] = False,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Faces per batch on the device.", min=1)] = 16,
+        device: DeviceOption = None,
+    ) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from ..attributes import CELEBA_ATTRIBUTES
+        from ..translate import InputFile, Translator, collect_inputs, example_image_path, looks_like_output
+
+        if all_domains and to:
+            raise StarganError("--all makes one output per attribute: drop --to, or drop --all")
+        if not all_domains and not to:
+            raise StarganError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
+        if no_detect and crop_only:
+            raise StarganError("--crop-only needs face detection; with --no-detect the output is already the model-size crop")
+        if no_detect and face is not None:
+            raise StarganError("--face picks one of the detected faces: it cannot be used with --no-detect")
+        if not inputs and not example:
+            raise StarganError("no input given: name image files, folders or globs (or try --example)")
+
+        files, failures = collect_inputs(inputs or [], recursive=recursive, skip_names=CELEBA_ATTRIBUTES)
+        example_path = example_image_path() if example else None
+        if example_path is not None and all(f.path.resolve() != example_path.resolve() for f in files):
+            files.insert(0, InputFile(example_path))
+        for message in failures:
+            _error(message)
+        if not files:
+            raise typer.Exit(1)
+        as_file = _output_is_file(output)
+        if as_file and len(files) > 1:
+            raise StarganError(
+                f"-o {output} names one file, but {len(files)} images were given: pass a folder (-o {output.with_suffix('')}/)"
+            )
+
+        translator = Translator.from_pretrained(model, device=device)
+        # Now the model's own names are known, skip earlier outputs named after them too.
+        names = [*CELEBA_ATTRIBUTES, *translator.attributes]
+        files = [f for f in files if f.root is None or not looks_like_output(f.path, names)]
+        if to:
+            translator.parse_targets(to)  # fail fast on a bad target, before any work
+        source = translator.parse_source(source_attrs) if source_attrs is not None else None
+        if source is None and not translator.has_classifier:
+            from ..translate import NO_CLASSIFIER
+
+            raise StarganError(NO_CLASSIFIER)
+        console.print(
+            f"Model: {', '.join(translator.attributes)} ({translator.config.describe()}) on {translator.device}",
+            highlight=False, soft_wrap=True,
+        )
+        by_key = {f.path: f for f in files}
+        written: dict[Path, Path] = {}
+        done = 0
+        failed = len(failures)
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err_console, transient=True, disable=not err_console.is_terminal,
+        )
+        with progress:
+            task = progress.add_task("Translating", total=len(files))
+            results = translator.translate_many(
+                [f.path for f in files], to=to, all_domains=all_domains, source=source_attrs,
+                detect=not no_detect, face=face, batch_size=batch_size,
+            )
+            for result in results:
+                progress.advance(task)
+                item = by_key[result.key]
+                if not result.ok:
+                    failed += 1
+                    _error(result.error, progress.console)
+                    continue
+                # The bundled example lives inside the package: its outputs go to the current folder.
+                default_dir = Path(".") if item.path == example_path else item.path.parent
+                plan = _plan(result, item, output, as_file, default_dir, crop_only, all_domains)
+                problem = _write(plan, item.path, overwrite, written)
+                if problem:
+                    failed += 1
+                    _error(problem, progress.console)
+                    continue
+                done += 1
+                shown = f"{item.path.name} (bundled example)" if item.path == example_path else str(item.path)
+                summary = _summary(translator, result, shown, no_detect, [p for p, _ in plan])
+                console.print(summary, highlight=False, soft_wrap=True)  # stdout; above the bar on a terminal
+        total = len(files) + len(failures)
+        if failed:
+            if total > 1:
+                err_console.print(f"{failed} of {total} inputs failed; {done} translated.", highlight=False)
+            raise typer.Exit(1)
+        if total > 1:
+            console.print(f"Translated {done} image(s), wrote {len(written)} file(s).", highlight=False, soft_wrap=True)
+
+
+def _summary(
+    translator: "Translator", result: "TranslationResult", name: str, no_detect: bool, paths: list[Path]
+) -> str:
+    """One line per translated input: faces found, their attributes, the files written."""
+    from rich.markup import escape
+
+    if no_detect:
+        where = "whole image as a face crop"
+    else:
+        where = f"{result.faces_found} face" + ("" if result.faces_found == 1 else "s") + " found"
+    faces = "; ".join(
+        (f"face {f.number}: " if not no_detect else "") + _describe_source(translator, f) for f in result.faces
+    )
+    shown = ", ".join(str(p) for p in paths[:3]) + (f" (+{len(paths) - 3} more)" if len(paths) > 3 else "")
+    return escape(f"{name}: {where}; {faces} -> {shown}")

@@ -1,0 +1,726 @@
+"""The Translator: StarGAN attribute translation of photos, as a Python API.
+
+``stargan translate`` (and the grid and webcam commands) only wrap this module::
+
+    from stargan_cli import Translator
+
+    translator = Translator.from_pretrained()          # the official 128 px CelebA model
+    out = translator("me.jpg", to=["Blond_Hair"])      # PIL image, same size as the photo
+    translator.estimate_attributes("me.jpg")           # {"Black_Hair": 0.93, ...}
+
+How an image is handled:
+
+- ``detect=True`` (default): faces are found and framed like CelebA (:mod:`stargan_cli.faces`),
+  each one is translated and blended back into the photo; the result has the photo's size.
+- ``detect=False``: the image is taken as an aligned face crop and gets exactly the original
+  StarGAN test preprocessing (centre square, resize, normalise; :func:`images.to_model_input`);
+  the result is the model-size square, as the original code writes.
+
+Targets (``to``) name attributes to turn on (``"Blond_Hair"``) or off (``"Male=0"``); hair
+colours stay mutually exclusive. Every attribute not named keeps the input's own value, which
+is estimated per face with the discriminator's classification head (sigmoid > 0.5 for
+multi-label models, argmax for single-label ones) or stated with ``source=``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, Union
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .attributes import (
+    CELEBA_ATTRIBUTES, HAIR_COLORS, apply_targets, parse_targets, single_domain_targets, split_names,
+)
+from .errors import StarganError
+from .faces import Box, celeba_box, detect_faces, extract_crop, paste_back
+from .images import IMAGE_SUFFIXES, crop_resize, normalize, open_image, pil_to_uint8, tensor_to_pil, to_rgb
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from .checkpoints import Checkpoint
+    from .models.config import ModelConfig
+
+ImageInput = Union[Image.Image, str, os.PathLike, np.ndarray]
+TargetsInput = Union[str, Sequence[str], Mapping[str, float]]
+
+NO_CLASSIFIER = (
+    "this model was saved without its discriminator, so the input's own attributes cannot be "
+    "estimated: state them with --source-attrs ATTR,... (the attributes that are on; "
+    "source= in the API)"
+)
+
+
+@dataclass
+class Face:
+    """One translated face (or the whole image with ``detect=False``).
+
+    ``number`` is 1-based, counted left to right among all faces found in the photo.
+    ``box`` is the CelebA-framed box in photo coordinates (``None`` without detection);
+    ``crop`` the model-size square the model saw; ``source`` the attribute scores used as the
+    input's own attributes (probabilities when estimated, the given values otherwise) and
+    ``source_label`` the 0/1 label made of them; ``outputs`` maps target names to translated
+    model-size squares.
+    """
+
+    number: int
+    face_box: Box | None
+    box: Box | None
+    crop: Image.Image
+    source: dict[str, float] = field(default_factory=dict)
+    source_label: list[float] = field(default_factory=list)
+    estimated: bool = False
+    outputs: dict[str, Image.Image] = field(default_factory=dict)
+
+
+@dataclass
+class TranslationResult:
+    """What :meth:`Translator.translate_many` yields for one input.
+
+    ``outputs`` maps each target name (in ``targets`` order) to the finished image: the photo
+    with every translated face pasted back, or the model-size square with ``detect=False``.
+    ``error`` is set (and the rest empty) when this input could not be translated.
+    """
+
+    key: Any
+    name: str
+    image: Image.Image | None = None
+    detect: bool = True
+    faces: list[Face] = field(default_factory=list)
+    faces_found: int = 0
+    targets: list[str] = field(default_factory=list)
+    outputs: dict[str, Image.Image] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the input was translated."""
+        return self.error is None
+
+    def strip(self) -> Image.Image:
+        """Input | each target, at model size, one row per face (like the original's test grid)."""
+        if not self.faces:
+            raise ValueError("no faces to show")
+        side = self.faces[0].crop.size[0]
+        sheet = Image.new("RGB", (side * (1 + len(self.targets)), side * len(self.faces)), "white")
+        for row, face in enumerate(self.faces):
+            sheet.paste(face.crop, (0, row * side))
+            for col, target in enumerate(self.targets, start=1):
+                sheet.paste(face.outputs[target], (col * side, row * side))
+        return sheet
+
+
+def target_name(targets: Mapping[str, float]) -> str:
+    """File-name friendly name of a target set: ``Blond_Hair+Male=0``."""
+    parts = []
+    for name, value in targets.items():
+        parts.append(name if value == 1 else f"{name}={value:g}")
+    return "+".join(parts)
+
+
+def _image_name(item: Any) -> str:
+    if isinstance(item, (str, os.PathLike)):
+        return str(item)
+    return "image"
+
+
+def load_image(item: ImageInput) -> Image.Image:
+    """An RGB PIL image, EXIF orientation applied, from a path, PIL image or (H, W, 3) array."""
+    if isinstance(item, (str, os.PathLike)):
+        return open_image(item)
+    if isinstance(item, Image.Image):
+        return to_rgb(ImageOps.exif_transpose(item))
+    if isinstance(item, np.ndarray):
+        array = item
+        if array.ndim == 2:
+            return Image.fromarray(array.astype(np.uint8)).convert("RGB")
+        if array.ndim == 3 and array.shape[2] in (3, 4):
+            return to_rgb(Image.fromarray(array.astype(np.uint8)))
+        raise StarganError(f"expected an image array of shape (H, W, 3), got {array.shape}")
+    raise StarganError(f"cannot use a {type(item).__name__} as an image: pass a path or PIL image")
+
+
+class Translator:
+    """A loaded StarGAN model ready to translate photos.
+
+    Build it from a checkpoint (``Translator(path_or_checkpoint)``), from a model name
+    (:meth:`from_pretrained`), or from networks already in memory
+    (``Translator(generator=G, discriminator=D, config=cfg)``). ``discriminator`` is optional:
+    without it the input's attributes must be stated (``source=``). ``device``: ``None``
+    picks cuda > mps > cpu. ``half``: autocast to bf16/fp16 on CUDA (weights stay fp32);
+    CPU inference is always fp32.
+    """
+
+    def __init__(
+        self,
+        checkpoint: "Checkpoint | str | os.PathLike | None" = None,
+        *,
+        generator: "nn.Module | None" = None,
+        discriminator: "nn.Module | None" = None,
+        config: "ModelConfig | None" = None,
+        device: "torch.device | str | None" = None,
+        half: bool = True,
+    ) -> None:
+        import torch
+
+        from .checkpoints import Checkpoint, build_models, load_checkpoint
+        from .devices import inference_dtype, select_device
+
+        self.device = device if isinstance(device, torch.device) else select_device(device)
+        if checkpoint is not None:
+            if generator is not None or discriminator is not None:
+                raise ValueError("pass either a checkpoint or generator=/discriminator=, not both")
+            if not isinstance(checkpoint, Checkpoint):
+                checkpoint = load_checkpoint(checkpoint)
+            generator, discriminator = build_models(checkpoint, self.device)
+            config = checkpoint.config
+        elif generator is None or config is None:
+            raise ValueError("pass a checkpoint, or generator= and config=")
+        else:
+            generator = generator.to(self.device).eval()
+            if discriminator is not None:
+                discriminator = discriminator.to(self.device).eval()
+        self.config: ModelConfig = config
+        self.G = generator
+        self.D = discriminator
+        self.dtype = inference_dtype(self.device, half)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike | None = None,
+        device: "torch.device | str | None" = None,
+        *,
+        download: bool = True,
+        quiet: bool = False,
+    ) -> "Translator":
+        """Load a model by name (``stargan-celeba-128``, the default), or a checkpoint path.
+
+        A named model is downloaded on first use unless ``download=False`` or
+        ``STARGAN_OFFLINE=1``; a path may be a checkpoint of ours or an official
+        ``NNNNNN-G.ckpt``.
+        """
+        from .model_store import resolve_model
+
+        spec = None if name_or_path is None else str(name_or_path)
+        return cls(resolve_model(spec, download=download, quiet=quiet), device=device)
+
+    # ---- what the model knows ------------------------------------------------------------
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """The attribute (domain) names the model was trained on, in label order."""
+        return tuple(self.config.attributes)
+
+    @property
+    def image_size(self) -> int:
+        """Side of the square the model works on."""
+        return int(self.config.image_size)
+
+    @property
+    def has_classifier(self) -> bool:
+        """Whether the discriminator is loaded, so attributes can be estimated."""
+        return self.D is not None
+
+    @property
+    def exclusive_start(self) -> int:
+        """Index of the first exclusive (single-label) domain in :attr:`attributes`: the
+        attributes before it are independent on/off attributes (all of them for a CelebA
+        model, none for a single-label model, the CelebA block for a joint one)."""
+        return self._split
+
+    @property
+    def _split(self) -> int:
+        mode = self.config.label_mode
+        if mode == "multi":
+            return len(self.attributes)
+        if mode == "single":
+            return 0
+        return int(self.config.joint_split)
+
+    # ---- labels --------------------------------------------------------------------------
+
+    def parse_targets(self, to: TargetsInput) -> dict[str, float]:
+        """``["Blond_Hair", "Male=0"]``, ``"Blond_Hair,Male=0"`` or ``{"Male": 0}`` as a checked dict."""
+        if isinstance(to, Mapping):
+            to = [f"{k}={float(v):g}" for k, v in to.items()]
+        targets = parse_targets(to, self.attributes)
+        split = self._split
+        exclusive = [a for a in targets if a in self.attributes[split:]]
+        if exclusive:
+            if len(exclusive) != len(targets) or len(exclusive) != 1 or targets[exclusive[0]] <= 0:
+                raise StarganError(
+                    f"{', '.join(self.attributes[split:])} are exclusive domains of this model: "
+                    f"name exactly one to translate to, e.g. --to {self.attributes[split]}"
+                )
+        return targets
+
+    def parse_source(self, source: TargetsInput) -> list[float]:
+        """The input's attributes as a 0/1 label: names that are on (the rest off), or a dict."""
+        if isinstance(source, Mapping):
+            items = [f"{k}={float(v):g}" for k, v in source.items()]
+            given = parse_targets(items, self.attributes) if items else {}
+        else:
+            names = split_names(source)
+            if not names or [n.lower() for n in names] == ["none"]:
+                given = {}
+            else:
+                given = parse_targets(names, self.attributes)
+        return [1.0 if given.get(a, 0.0) > 0.5 else 0.0 for a in self.attributes]
+
+    def label_from_scores(self, scores: Sequence[float]) -> list[float]:
+        """0/1 source label from classifier probabilities: > 0.5 per multi-label attribute (at
+        most one hair colour: the likeliest), argmax among exclusive domains."""
+        split = self._split
+        label = [1.0 if p > 0.5 else 0.0 for p in scores[:split]]
+        # Hair colours are exclusive: keep only the most likely one of those above 0.5.
+        hair = [i for i in range(split) if self.attributes[i] in HAIR_COLORS and label[i]]
+        for i in hair:
+            if scores[i] < max(scores[j] for j in hair):
+                label[i] = 0.0
+        rest = list(scores[split:])
+        if rest:
+            best = int(np.argmax(rest))
+            label += [1.0 if i == best else 0.0 for i in range(len(rest))]
+        return label
+
+    def target_label(self, source_label: Sequence[float], targets: Mapping[str, float]) -> list[float]:
+        """The full generator label (``c_dim`` long, mask included) for ``targets`` on ``source_label``."""
+        split, attrs = self._split, self.attributes
+        joint = self.config.label_mode == "joint"
+        if any(a in attrs[split:] for a in targets):
+            on = next(iter(targets))
+            label = [0.0] * split + [1.0 if a == on else 0.0 for a in attrs[split:]]
+            return label + ([0.0, 1.0] if joint else [])
+        label = apply_targets(list(source_label[:split]), attrs[:split], targets)
+        if joint:
+            label += [0.0] * (len(attrs) - split) + [1.0, 0.0]
+        return label
+
+    def domain_targets(self, source_label: Sequence[float]) -> list[tuple[str, list[float]]]:
+        """One generator label per attribute, as the original's test grid: a hair colour set on
+        (other colours off), any other multi-label attribute flipped, each exclusive domain."""
+        import torch
+
+        split, attrs = self._split, self.attributes
+        joint = self.config.label_mode == "joint"
+        out: list[tuple[str, list[float]]] = []
+        if split:
+            src = torch.tensor([list(source_label[:split])], dtype=torch.float32)
+            for name, label in zip(attrs[:split], single_domain_targets(src, attrs[:split])):
+                values = label[0].tolist()
+                if joint:
+                    values += [0.0] * (len(attrs) - split) + [1.0, 0.0]
+                out.append((name, values))
+        for name in attrs[split:]:
+            out.append((name, self.target_label(source_label, {name: 1.0})))
+        return out
+
+    # ---- tensors ---------------------------------------------------------------------------
+
+    def _autocast(self):
+        import torch
+
+        if self.device.type == "cuda" and self.dtype != torch.float32:
+            return torch.autocast("cuda", dtype=self.dtype)
+        return contextlib.nullcontext()
+
+    def generate(self, x: "torch.Tensor", labels: "torch.Tensor") -> "torch.Tensor":
+        """Run the generator: images (B, 3, S, S) in [-1, 1] and labels (B, c_dim) -> images
+        in [-1, 1] (float32, on the CPU)."""
+        import torch
+
+        with torch.inference_mode(), self._autocast():
+            out = self.G(x.to(self.device), labels.to(self.device, torch.float32))
+        return out.float().cpu()
+
+    def classify(self, x: "torch.Tensor") -> "torch.Tensor":
+        """Attribute probabilities (B, len(attributes)) from the discriminator's class head:
+        sigmoid for multi-label attributes, softmax over exclusive domains."""
+        import torch
+
+        if self.D is None:
+            raise StarganError(NO_CLASSIFIER)
+        with torch.inference_mode(), self._autocast():
+            _, logits = self.D(x.to(self.device))
+        logits = logits.float().cpu()[:, : len(self.attributes)]
+        split = self._split
+        parts = [torch.sigmoid(logits[:, :split])]
+        if split < logits.size(1):
+            parts.append(torch.softmax(logits[:, split:], dim=1))
+        return torch.cat(parts, dim=1)
+
+    # ---- images ------------------------------------------------------------------------------
+
+    def _square_tensor(self, square: Image.Image) -> "torch.Tensor":
+        return normalize(pil_to_uint8(square))
+
+    def prepare(self, item: ImageInput, detect: bool = True, face: int | None = None) -> TranslationResult:
+        """Open ``item`` and cut the model-size squares: each face found (left to right, or
+        only the 1-based ``face``), or the whole image with ``detect=False``. Nothing runs on
+        the model yet; a problem (unreadable file, no face) is in ``error`` of the result."""
+        name = _image_name(item)
+        result = TranslationResult(key=item, name=name, detect=detect)
+        try:
+            image = load_image(item)
+            size = self.image_size
+            faces: list[Face] = []
+            if detect:
+                found = detect_faces(image)
+                result.faces_found = len(found)
+                if not found:
+                    raise StarganError(
+                        f"no face found in {name}: if it is already a face crop, pass --no-detect"
+                    )
+                numbers = list(range(1, len(found) + 1))
+                if face is not None:
+                    if not 1 <= face <= len(found):
+                        raise StarganError(
+                            f"{name} has {len(found)} face(s), numbered 1 to {len(found)} from the "
+                            f"left: --face {face} does not exist"
+                        )
+                    numbers = [face]
+                for number in numbers:
+                    face_box = found[number - 1]
+                    box = celeba_box(face_box, image.size)
+                    square = crop_resize(extract_crop(image, box), size)
+                    faces.append(Face(number=number, face_box=face_box, box=box, crop=square))
+            else:
+                result.faces_found = 1
+                faces.append(Face(number=1, face_box=None, box=None, crop=crop_resize(image, size)))
+            result.image = image
+            result.faces = faces
+        except StarganError as err:
+            result.error = str(err)
+        return result
+
+    _prepare = prepare  # older name, kept for callers written against it
+
+    def _finish(
+        self,
+        pending: list[TranslationResult],
+        targets: dict[str, float] | None,
+        source_label: list[float] | None,
+        batch_size: int,
+    ) -> list[TranslationResult]:
+        """Estimate, translate in batches and compose the outputs of ``pending``."""
+        import torch
+
+        faces = [f for r in pending if r.ok for f in r.faces]
+        if not faces:
+            return pending
+        x = torch.stack([self._square_tensor(f.crop) for f in faces])
+        if source_label is None:
+            probs = torch.cat([self.classify(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+            for f, p in zip(faces, probs.tolist()):
+                f.source = dict(zip(self.attributes, p))
+                f.source_label = self.label_from_scores(p)
+                f.estimated = True
+        else:
+            for f in faces:
+                f.source = dict(zip(self.attributes, source_label))
+                f.source_label = list(source_label)
+        jobs: list[tuple[int, str, list[float]]] = []
+        for i, f in enumerate(faces):
+            if targets is None:
+                jobs += [(i, name, label) for name, label in self.domain_targets(f.source_label)]
+            else:
+                jobs.append((i, target_name(targets), self.target_label(f.source_label, targets)))
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start : start + batch_size]
+            idx = torch.tensor([j[0] for j in chunk])
+            labels = torch.tensor([j[2] for j in chunk], dtype=torch.float32)
+            out = self.generate(x[idx], labels)
+            for (i, name, _), image in zip(chunk, out):
+                faces[i].outputs[name] = tensor_to_pil(image)
+        for result in pending:
+            if not result.ok:
+                continue
+            result.targets = list(result.faces[0].outputs)
+            for name in result.targets:
+                if result.detect:
+                    composed = result.image
+                    for f in result.faces:
+                        composed = paste_back(composed, f.outputs[name], f.box)
+                    result.outputs[name] = composed
+                else:
+                    result.outputs[name] = result.faces[0].outputs[name]
+        return pending
+
+    def translate_many(
+        self,
+        inputs: Iterable[ImageInput],
+        to: TargetsInput | None = None,
+        *,
+        all_domains: bool = False,
+        source: TargetsInput | None = None,
+        detect: bool = True,
+        face: int | None = None,
+        batch_size: int = 16,
+    ) -> Iterator[TranslationResult]:
+        """Translate many images, batching faces on the device; yields one result per input,
+        in input order. A bad input gives a result with ``error`` set; the others go on.
+
+        ``to``: the targets (see :meth:`parse_targets`), or ``all_domains=True`` for one
+        output per attribute as the original's test grid. ``face``: only the N-th face from
+        the left (1-based). ``source``: the input's attributes instead of estimating them.
+        """
+        if batch_size < 1:
+            raise StarganError("--batch-size must be at least 1")
+        if face is not None and not detect:
+            raise StarganError("--face picks one of the detected faces: it cannot be used with --no-detect")
+        if all_domains:
+            if to:
+                raise StarganError("--all makes one output per attribute: drop --to, or drop --all")
+            targets = None
+        else:
+            if not to:
+                raise StarganError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
+            targets = self.parse_targets(to)
+        source_label = None if source is None else self.parse_source(source)
+        if source_label is None and not self.has_classifier:
+            raise StarganError(NO_CLASSIFIER)
+        pending: list[TranslationResult] = []
+        count = 0
+        for item in inputs:
+            result = self.prepare(item, detect, face)
+            pending.append(result)
+            count += len(result.faces)
+            if count >= batch_size:
+                yield from self._finish(pending, targets, source_label, batch_size)
+                pending, count = [], 0
+        if pending:
+            yield from self._finish(pending, targets, source_label, batch_size)
+
+    def _one(self, image: ImageInput, **kwargs: Any) -> TranslationResult:
+        result = next(self.translate_many([image], **kwargs))
+        if result.error:
+            raise StarganError(result.error)
+        return result
+
+    def __call__(
+        self,
+        image: ImageInput,
+        to: TargetsInput,
+        *,
+        source: TargetsInput | None = None,
+        detect: bool = True,
+        face: int | None = None,
+    ) -> Image.Image:
+        """Translate ``image`` (path, PIL image or RGB array) to the targets ``to``.
+
+        With detection the result is the photo (same size) with each face translated; with
+        ``detect=False`` it is the model-size square of the image taken as a face crop.
+        """
+        result = self._one(image, to=to, source=source, detect=detect, face=face)
+        return result.outputs[result.targets[0]]
+
+    def translate_faces(
+        self,
+        image: ImageInput,
+        to: TargetsInput,
+        *,
+        source: TargetsInput | None = None,
+        face: int | None = None,
+    ) -> list[Image.Image]:
+        """The translated model-size squares of the faces in ``image``, left to right."""
+        result = self._one(image, to=to, source=source, detect=True, face=face)
+        return [f.outputs[result.targets[0]] for f in result.faces]
+
+    def translate_all(
+        self,
+        image: ImageInput,
+        *,
+        source: TargetsInput | None = None,
+        detect: bool = True,
+        face: int | None = None,
+    ) -> TranslationResult:
+        """One output per attribute (the original's test targets); ``.strip()`` gives the row."""
+        return self._one(image, all_domains=True, source=source, detect=detect, face=face)
+
+    def translate_squares(
+        self,
+        squares: Sequence[Image.Image],
+        to: TargetsInput,
+        *,
+        source: TargetsInput | None = None,
+    ) -> list[Image.Image]:
+        """Translate face crops that are already framed (e.g. a webcam's :func:`faces.extract_crop`
+        output); each is centre-cropped and resized like a CelebA image. Returns model-size squares."""
+        import torch
+
+        if not squares:
+            return []
+        targets = self.parse_targets(to)
+        x = torch.stack([self._square_tensor(crop_resize(to_rgb(s), self.image_size)) for s in squares])
+        if source is None:
+            sources = [self.label_from_scores(p) for p in self.classify(x).tolist()]
+        else:
+            sources = [self.parse_source(source)] * len(squares)
+        labels = torch.tensor([self.target_label(s, targets) for s in sources], dtype=torch.float32)
+        return [tensor_to_pil(t) for t in self.generate(x, labels)]
+
+    def estimate_attributes(
+        self, image: ImageInput, *, detect: bool = True, face: int | None = None
+    ) -> dict[str, float]:
+        """Probability of each attribute for one face of ``image`` (``face``: 1-based from the
+        left; default the largest face) or, with ``detect=False``, for the image as a crop."""
+        result = self.prepare(image, detect, face)
+        if result.error:
+            raise StarganError(result.error)
+        chosen = max(result.faces, key=lambda f: f.box.area if f.box is not None else 0.0)
+        probs = self.classify(self._square_tensor(chosen.crop)[None])[0].tolist()
+        return dict(zip(self.attributes, probs))
+
+
+
+# ---- files: what the CLI (and scripts) translate, and how outputs are named -----------------
+
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An image file to translate; ``root`` is the folder argument it was found under (if any),
+    so outputs written to an output folder keep the same sub-folders."""
+
+    path: Path
+    root: Path | None = None
+
+    @property
+    def relative_parent(self) -> Path:
+        """Sub-folder of ``path`` below ``root`` (``.`` for files given directly)."""
+        if self.root is None:
+            return Path(".")
+        return self.path.parent.relative_to(self.root)
+
+
+def example_image_path() -> Path:
+    """The public-domain sample portrait shipped with the package (NASA astronaut Eileen Collins)."""
+    from importlib.resources import files
+
+    path = Path(str(files("stargan_cli") / "assets" / "astronaut.jpg"))
+    if not path.is_file():
+        raise StarganError(f"the sample portrait is missing from the installation ({path}): reinstall stargan")
+    return path
+
+
+def looks_like_output(path: Path, names: Iterable[str]) -> bool:
+    """True for files named like our outputs (``x.Blond_Hair.png``, ``x.face2.Male=0.png``,
+    ``x.all.png``), so translating a folder twice does not translate the results."""
+    stem = Path(path.name).stem
+    if "." not in stem:
+        return False
+    token = stem.rsplit(".", 1)[1].lower()
+    if token == "all":
+        return True
+    known = {n.lower() for n in names}
+    parts = token.split("+")
+    return all(part.split("=", 1)[0] in known for part in parts)
+
+
+def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    found = []
+    for path in pattern:
+        relative = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in relative):
+            continue
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(path)
+    return sorted(found)
+
+
+def collect_inputs(
+    specs: Sequence[str | os.PathLike], recursive: bool = False, skip_names: Iterable[str] = CELEBA_ATTRIBUTES
+) -> tuple[list[InputFile], list[str]]:
+    """Expand files, folders (recursively with ``recursive``) and globs into image files.
+
+    Returns the files (in order, duplicates removed) and one error line per argument that
+    gave nothing: a missing path, an empty folder, a glob without matches. Files named like
+    our outputs (see :func:`looks_like_output`) are skipped inside folders and globs; a file
+    named explicitly is always taken (and rejected later if it is not an image).
+    """
+    import glob
+
+    names = list(skip_names)
+    files: list[InputFile] = []
+    errors: list[str] = []
+    seen: set[Path] = set()
+
+    def add(item: InputFile) -> None:
+        key = item.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(item)
+
+    for spec in specs:
+        text = str(spec)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            found = [p for p in _images_in(path, recursive) if not looks_like_output(p, names)]
+            if not found:
+                hint = ""
+                if not recursive and _images_in(path, True):
+                    hint = " (its sub-folders do: add --recursive)"
+                errors.append(f"{text} holds no images (JPEG, PNG, WebP, BMP){hint}")
+            for p in found:
+                add(InputFile(p, path))
+        elif path.exists():
+            add(InputFile(path))
+        elif _GLOB_CHARS & set(text):
+            matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(text), recursive=recursive))
+            found = [m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES]
+            found = [m for m in found if not looks_like_output(m, names)]
+            if not found:
+                errors.append(f"no images match {text}")
+            for p in found:
+                add(InputFile(p))
+        else:
+            errors.append(f"{text} does not exist")
+    return files, errors
+
+
+def output_items(result: TranslationResult, *, crop_only: bool = False, strip: bool = False) -> list[tuple[str, Image.Image]]:
+    """The images to write for ``result``, each with the name part that goes between the
+    input's stem and the suffix: ``Blond_Hair`` (photo with faces pasted back, or the model
+    square with ``detect=False``), ``face2.Blond_Hair`` (``crop_only`` with several faces:
+    just that face's square) and ``all`` (``strip``: input | each target)."""
+    items: list[tuple[str, Image.Image]] = []
+    for target in result.targets:
+        if crop_only:
+            for f in result.faces:
+                token = target if len(result.faces) == 1 else f"face{f.number}.{target}"
+                items.append((token, f.outputs[target]))
+        else:
+            items.append((target, result.outputs[target]))
+    if strip:
+        items.append(("all", result.strip()))
+    return items
+
+
+def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
+    """Write ``image`` atomically in the format its suffix names (PNG, JPEG, WebP, BMP)."""
+    from .checkpoints import atomic_write
+
+    path = Path(path)
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise StarganError(
+            f"cannot write {path.name}: use a .png, .jpg, .webp or .bmp name (or a folder)"
+        )
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    return atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **options))
+
+
+__all__ = [
+    "Face", "InputFile", "TranslationResult", "Translator", "collect_inputs", "example_image_path",
+    "load_image", "looks_like_output", "output_items", "save_image", "target_name",
+]

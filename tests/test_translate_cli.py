@@ -1,0 +1,284 @@
+"""`stargan translate`: inputs, outputs, modes and the errors users meet."""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from stargan_cli import paths
+from stargan_cli.checkpoints import Checkpoint, save_checkpoint
+from stargan_cli.cli import app
+from stargan_cli.faces import celeba_box, detect_faces, model_square
+from stargan_cli.models import build_discriminator, build_generator
+from stargan_cli.translate import Translator, example_image_path
+
+runner = CliRunner()
+ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+
+
+@pytest.fixture
+def ckpt(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    path = tmp_path / "models" / "tiny.pt"
+    G, D = build_generator(tiny_config), build_discriminator(tiny_config)
+    save_checkpoint(Checkpoint(tiny_config, G.state_dict(), D.state_dict()), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def portrait() -> Image.Image:
+    with Image.open(example_image_path()) as image:
+        return image.convert("RGB").resize((256, 256))
+
+
+@pytest.fixture
+def photo(tmp_path, portrait):
+    path = tmp_path / "in" / "me.jpg"
+    path.parent.mkdir()
+    portrait.save(path, quality=95)
+    return path
+
+
+def run(*args):
+    return runner.invoke(app, ["translate", *map(str, args)])
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB")).astype(int)
+
+
+def error_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert lines, result.output
+    return lines[0]
+
+
+def test_default_output_next_to_input_same_size_and_attributes_printed(photo, ckpt):
+    result = run(photo, "--to", "Blond_Hair", "--model", ckpt)
+    assert result.exit_code == 0, result.output
+    out = photo.parent / "me.Blond_Hair.png"
+    assert Image.open(out).size == (256, 256)
+    assert "1 face found" in result.stdout and "estimated" in result.stdout
+    # Only the input and the output are there: no temporary files left behind.
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["me.Blond_Hair.png", "me.jpg"]
+
+
+def test_never_overwrites_without_flag(photo, ckpt):
+    out = photo.parent / "me.Young.png"
+    out.write_bytes(b"mine")
+    result = run(photo, "--to", "Young", "-m", ckpt)
+    assert result.exit_code == 1
+    assert error_line(result) == f"Error: {out} exists: pass --overwrite to replace it"
+    assert out.read_bytes() == b"mine"
+    result = run(photo, "--to", "Young", "-m", ckpt, "--overwrite")
+    assert result.exit_code == 0 and Image.open(out).size == (256, 256)
+
+
+def test_cli_equals_api(photo, ckpt, tmp_path):
+    result = run(photo, "--to", "Male=0,Blond_Hair", "-m", ckpt, "-o", tmp_path / "cli.png")
+    assert result.exit_code == 0, result.output
+    api = Translator.from_pretrained(ckpt, device="cpu")(photo, to=["Male=0", "Blond_Hair"])
+    assert np.array_equal(pixels(tmp_path / "cli.png"), np.asarray(api).astype(int))
+    # Repeated --to means the same as comma-separated.
+    result = run(photo, "--to", "Male=0", "--to", "Blond_Hair", "-m", ckpt)
+    assert result.exit_code == 0
+    assert np.array_equal(pixels(photo.parent / "me.Male=0+Blond_Hair.png"), pixels(tmp_path / "cli.png"))
+
+
+def test_no_detect_writes_the_model_square_of_the_original_pipeline(tmp_path, ckpt):
+    from torchvision import transforms as T
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8))
+    src = tmp_path / "aligned.png"
+    image.save(src)
+    result = run(src, "--no-detect", "--to", "Brown_Hair", "--source-attrs", "Blond_Hair,Male", "-m", ckpt)
+    assert result.exit_code == 0, result.output
+    x = T.Compose([T.CenterCrop(178), T.Resize(32), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)])(image)
+    G = Translator(ckpt, device="cpu").G
+    with torch.no_grad():
+        y = G(x[None], torch.tensor([[0.0, 0.0, 1.0, 1.0, 0.0]]))[0]
+    expected = ((y.clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 0).numpy().astype(int)
+    assert np.array_equal(pixels(tmp_path / "aligned.Brown_Hair.png"), expected)
+
+
+def test_paste_back_leaves_the_background_alone(photo, ckpt):
+    assert run(photo, "--to", "Black_Hair", "-m", ckpt).exit_code == 0
+    before, after = pixels(photo), pixels(photo.parent / "me.Black_Hair.png")
+    box = celeba_box(detect_faces(Image.open(photo))[0], (256, 256))
+    left, top, right, bottom = model_square(box)
+    assert np.array_equal(before[bottom:], after[bottom:]) and np.array_equal(before[:, right:], after[:, right:])
+    assert not np.array_equal(before[top:bottom, left:right], after[top:bottom, left:right])
+
+
+def test_group_photo_crop_only_and_face_choice(tmp_path, portrait, ckpt):
+    group = Image.new("RGB", (512, 256), (90, 90, 90))
+    group.paste(portrait, (0, 0))
+    group.paste(portrait, (256, 0))
+    src = tmp_path / "group.png"
+    group.save(src)
+    result = run(src, "--to", "Male", "-m", ckpt, "--crop-only")
+    assert result.exit_code == 0, result.output
+    assert "2 faces found" in result.stdout
+    assert Image.open(tmp_path / "group.face1.Male.png").size == (32, 32)
+    assert Image.open(tmp_path / "group.face2.Male.png").size == (32, 32)
+    result = run(src, "--to", "Male", "-m", ckpt, "--face", "2", "-o", tmp_path / "right.png")
+    assert result.exit_code == 0, result.output
+    changed = np.abs(pixels(tmp_path / "right.png") - pixels(src)).sum(2) > 0
+    assert not changed[:, :200].any() and changed[:, 256:].any()
+    result = run(src, "--to", "Male", "-m", ckpt, "--face", "3")
+    assert result.exit_code == 1 and "--face 3 does not exist" in error_line(result)
+
+
+def test_example_with_all_writes_each_target_and_a_strip(tmp_path, ckpt, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("--example", "--all", "-m", ckpt)
+    assert result.exit_code == 0, result.output
+    for name in ATTRS:
+        assert Image.open(tmp_path / f"astronaut.{name}.png").size == (512, 512)
+    assert Image.open(tmp_path / "astronaut.all.png").size == (32 * 6, 32)
+
+
+def test_folders_recursive_globs_and_output_folder(tmp_path, portrait, ckpt):
+    (tmp_path / "photos" / "trip").mkdir(parents=True)
+    portrait.save(tmp_path / "photos" / "a.jpg")
+    portrait.save(tmp_path / "photos" / "b.webp")
+    portrait.save(tmp_path / "photos" / "trip" / "c.bmp")
+    out = tmp_path / "out"
+    result = run(tmp_path / "photos", "--to", "Young", "-m", ckpt, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.Young.png", "b.Young.png"]
+    result = run(tmp_path / "photos", "--recursive", "--to", "Young", "-m", ckpt, "-o", out, "--batch-size", "2")
+    assert result.exit_code == 1  # a and b exist already...
+    assert (out / "trip" / "c.Young.png").is_file()  # ...but c was still written, in its sub-folder
+    assert "2 of 3 inputs failed" in result.stderr
+    # Outputs next to the inputs are not taken as inputs on the next run.
+    assert run(tmp_path / "photos", "--to", "Young", "-m", ckpt).exit_code == 0
+    result = run(tmp_path / "photos", "--to", "Young", "-m", ckpt, "--overwrite")
+    assert result.exit_code == 0 and "a.Young.Young" not in result.stdout
+    assert not list((tmp_path / "photos").glob("*.Young.Young.png"))
+    result = run(str(tmp_path / "photos" / "*.jpg"), "--to", "Male", "-m", ckpt, "-o", tmp_path / "globbed")
+    assert result.exit_code == 0 and [p.name for p in (tmp_path / "globbed").iterdir()] == ["a.Male.png"]
+
+
+def test_output_file_with_several_inputs_is_refused(tmp_path, photo, ckpt):
+    other = photo.parent / "two.png"
+    Image.open(photo).save(other)
+    result = run(photo, other, "--to", "Male", "-m", ckpt, "-o", tmp_path / "one.png")
+    assert result.exit_code == 1 and "names one file, but 2 images" in error_line(result)
+
+
+def test_bad_inputs_are_reported_and_the_rest_processed(tmp_path, photo, ckpt):
+    folder = photo.parent
+    (folder / "notes.jpg").write_text("not an image")
+    truncated = folder / "cut.jpg"
+    truncated.write_bytes(photo.read_bytes()[:2000])
+    bomb = folder / "bomb.png"
+    Image.new("1", (10000, 9000)).save(bomb)  # tiny file, 90 megapixels
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run(photo, folder / "notes.jpg", truncated, bomb, empty, tmp_path / "missing.jpg", "--to", "Male", "-m", ckpt)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    text = "\n".join(errors)
+    assert "notes.jpg is not an image" in text
+    assert "cut.jpg could not be read" in text
+    assert "bomb.png is too large to be a photo" in text
+    assert "empty holds no images" in text
+    assert "missing.jpg does not exist" in text
+    assert len(errors) == 5
+    assert "5 of 6 inputs failed; 1 translated" in result.stderr
+    assert (folder / "me.Male.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--to", "Blonde"], "unknown attribute 'Blonde': did you mean Blond_Hair?"),
+        (["--to", "Eyeglasses"], "this model was not trained on Eyeglasses: it knows Black_Hair, Blond_Hair"),
+        ([], "no target given: use --to ATTR"),
+        (["--all", "--to", "Male"], "--all makes one output per attribute"),
+        (["--to", "Male", "--no-detect", "--crop-only"], "--crop-only needs face detection"),
+        (["--to", "Male", "--device", "cuda:7"], "device 'cuda:7' asked for"),
+        (["--to", "Male", "-o", "x.tiff"], ".tiff is not an image format"),
+    ],
+)
+def test_user_mistakes_give_one_error_line(photo, ckpt, args, message):
+    result = run(photo, "-m", ckpt, *args)
+    assert result.exit_code == 1, result.output
+    assert message in error_line(result)
+    assert "Traceback" not in result.output
+
+
+def test_no_face_suggests_no_detect(tmp_path, ckpt):
+    src = tmp_path / "wall.png"
+    Image.new("RGB", (200, 150), (200, 180, 160)).save(src)
+    result = run(src, "--to", "Male", "-m", ckpt)
+    assert result.exit_code == 1
+    assert error_line(result) == f"Error: no face found in {src}: if it is already a face crop, pass --no-detect"
+    result = run(src, "--to", "Male", "-m", ckpt, "--no-detect")
+    assert result.exit_code == 0 and Image.open(tmp_path / "wall.Male.png").size == (32, 32)
+
+
+def test_model_without_discriminator_needs_source_attrs(tmp_path, photo, tiny_config):
+    path = tmp_path / "g_only.pt"
+    save_checkpoint(Checkpoint(tiny_config, build_generator(tiny_config).state_dict(), None), path)
+    result = run(photo, "--to", "Male", "-m", path)
+    assert result.exit_code == 1 and "pass --source-attrs" not in error_line(result)
+    assert "state them with --source-attrs" in error_line(result)
+    result = run(photo, "--to", "Male", "-m", path, "--source-attrs", "Brown_Hair,Young")
+    assert result.exit_code == 0, result.output
+    assert "given Brown_Hair, Young" in result.stdout
+
+
+def test_installed_model_name_and_offline_default(photo, ckpt):
+    (paths.models_dir() / "mine.pt").write_bytes(ckpt.read_bytes())
+    assert run(photo, "--to", "Male", "--model", "mine").exit_code == 0
+    result = run(photo, "--to", "Male")  # default model, not installed, STARGAN_OFFLINE=1
+    assert result.exit_code == 1 and "stargan-celeba-128 is not installed" in error_line(result)
+
+
+def test_exif_rotated_rgba_and_grayscale_inputs(tmp_path, portrait, ckpt):
+    exif = Image.Exif()
+    exif[0x0112] = 8  # "rotate 90 CCW to display"
+    rotated = tmp_path / "phone.jpg"
+    portrait.crop((0, 0, 256, 200)).transpose(Image.Transpose.ROTATE_270).save(rotated, exif=exif.tobytes(), quality=95)
+    rgba = tmp_path / "cutout.png"
+    portrait.convert("RGBA").save(rgba)
+    gray = tmp_path / "bw.png"
+    portrait.convert("L").save(gray)
+    result = run(rotated, rgba, gray, "--to", "Young", "-m", ckpt)
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "phone.Young.png").size == (256, 200)  # upright, as displayed
+    assert Image.open(tmp_path / "cutout.Young.png").mode == "RGB"
+    assert Image.open(tmp_path / "bw.Young.png").size == (256, 256)
+
+
+def test_output_file_format_follows_suffix(photo, ckpt, tmp_path):
+    result = run(photo, "--to", "Male", "-m", ckpt, "-o", tmp_path / "x.jpg")
+    assert result.exit_code == 0
+    assert Image.open(tmp_path / "x.jpg").format == "JPEG"
+    result = run(photo, "--all", "-m", ckpt, "-o", tmp_path / "set.png")
+    assert result.exit_code == 0
+    assert {p.name for p in tmp_path.glob("set.*.png")} == {f"set.{a}.png" for a in (*ATTRS, "all")}
+
+
+def test_help_mentions_face_numbering():
+    result = runner.invoke(app, ["translate", "--help"])
+    assert result.exit_code == 0 and "from the left" in result.output
+
+
+
+
+def test_same_name_inputs_do_not_overwrite_each_other(tmp_path, portrait, ckpt):
+    portrait.save(tmp_path / "x.jpg")
+    portrait.save(tmp_path / "x.png")
+    result = run(tmp_path / "x.jpg", tmp_path / "x.png", "--to", "Male", "-m", ckpt, "--device", "cpu")
+    assert result.exit_code == 1
+    assert "would write" in error_line(result) and "already written for" in error_line(result)
+    assert (tmp_path / "x.Male.png").is_file()
