@@ -1,16 +1,206 @@
-"""`stargan grid` (placeholder until it is built)."""
+"""`stargan grid`: comparison sheets (and label-interpolation animations) of one or more models.
+
+Thin layer: flags are parsed here; the work is :mod:`stargan_cli.grid`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from .common import not_built
+from ..errors import StarganError
+from .common import DeviceOption, console, err_console
+
+HELP = """Compare models on the same faces: one sheet, or an animation per input with --gif.
+
+Rows are the input faces (with several models, one row per face per model, grouped by face);
+columns are the input, then each target. Default targets: every attribute of the models, as
+the original StarGAN test grid (hair colour set on, other attributes flipped, relative to each
+face's own attributes). Targets a model was not trained on are left blank and crossed out.
+
+With --gif, each input (and model) gets an animation that moves the label smoothly from the
+input's own attributes to each target: 2 x FRAMES x TARGETS frames (--gif-mode back: out to
+each target and back) or FRAMES x (TARGETS + 1) (--gif-mode chain: from target to target).
+
+Examples:
+
+  stargan grid me.jpg friends/ -m stargan-celeba-128 -o sheet.png
+
+  stargan grid --dataset celeba --n 16 --seed 7 -m runs/a/final.pt -m runs/b/final.pt -o ab.png
+
+  stargan grid me.jpg --to Blond_Hair --to Male=0+Young --no-labels --padding 0 -o bare.jpg
+
+  stargan grid me.jpg --gif --frames 8 -o me.gif
+"""
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
 
-    @app.command("grid", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def grid_cmd() -> None:
-        """Not built yet."""
-        not_built("grid")
+    @app.command("grid", help=HELP)
+    def grid_cmd(
+        inputs: Annotated[
+            Optional[list[str]],
+            typer.Argument(help="Image files, folders or globs (or use --dataset).", show_default=False),
+        ] = None,
+        model: Annotated[
+            Optional[list[str]],
+            typer.Option(
+                "--model", "-m",
+                help="Model name, checkpoint or official NNNNNN-G.ckpt; repeat to compare. Default: stargan-celeba-128.",
+                show_default=False,
+            ),
+        ] = None,
+        to: Annotated[
+            Optional[list[str]],
+            typer.Option(
+                "--to", "-t",
+                help="A target column (Blond_Hair, Male=0, Blond_Hair+Young=0); repeat or comma-separate. Default: every attribute.",
+                show_default=False,
+            ),
+        ] = None,
+        output: Annotated[
+            Optional[Path],
+            typer.Option("--output", "-o", help="Sheet (.png/.jpg) or, with --gif, animation (.gif/.webp). Default: grid.png / grid.gif.", show_default=False),
+        ] = None,
+        dataset: Annotated[
+            Optional[str],
+            typer.Option("--dataset", help="Take the images from an installed dataset instead: celeba.", show_default=False),
+        ] = None,
+        data: Annotated[
+            Optional[Path],
+            typer.Option("--data", help="Dataset folder (default: where `stargan download celeba` puts it).", show_default=False),
+        ] = None,
+        split: Annotated[str, typer.Option("--split", help="Dataset images from the held-out test set or the training set.")] = "test",
+        n: Annotated[int, typer.Option("--n", help="Number of dataset images.", min=1)] = 16,
+        seed: Annotated[int, typer.Option("--seed", help="Which dataset images: same seed, same images.")] = 1234,
+        no_detect: Annotated[
+            bool, typer.Option("--no-detect", help="Take each image as an aligned face crop (no face detection).")
+        ] = False,
+        face: Annotated[
+            Optional[int],
+            typer.Option("--face", help="Only face N of each photo (1 = leftmost). Default: every face, one row each.", min=1, show_default=False),
+        ] = None,
+        source_attrs: Annotated[
+            Optional[str],
+            typer.Option("--source-attrs", help="The inputs' attributes that are on (the rest off), instead of estimating them; 'none' for all off.", show_default=False),
+        ] = None,
+        recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders of folder inputs.")] = False,
+        labels: Annotated[
+            bool, typer.Option("--labels/--no-labels", help="Draw column headers, row labels and title (--no-labels: bare grid).")
+        ] = True,
+        padding: Annotated[int, typer.Option("--padding", help="Pixels between and around cells.", min=0)] = 2,
+        background: Annotated[str, typer.Option("--background", help="Background colour: name, #rrggbb or R,G,B.")] = "white",
+        cell_size: Annotated[
+            Optional[int],
+            typer.Option("--cell-size", help="Side of each cell in pixels. Default: the largest model's image size.", min=8, show_default=False),
+        ] = None,
+        font_size: Annotated[
+            Optional[int], typer.Option("--font-size", help="Label text size. Default: cell size / 10 (10-22).", min=8, show_default=False)
+        ] = None,
+        gif: Annotated[bool, typer.Option("--gif", help="Write an animation per input (and model) instead of a sheet.")] = False,
+        frames: Annotated[int, typer.Option("--frames", help="Frames per move between two labels (--gif).", min=1)] = 8,
+        gif_mode: Annotated[
+            str, typer.Option("--gif-mode", help="back: input -> each target -> input; chain: input -> target 1 -> target 2 ... -> input.")
+        ] = "back",
+        frame_ms: Annotated[int, typer.Option("--frame-ms", help="Milliseconds per frame (input and targets held 4x).", min=1)] = 80,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch on the device.", min=1)] = 16,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
+        device: DeviceOption = None,
+    ) -> None:
+        from rich.markup import escape
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from .. import grid as lib
+
+        if dataset is None and not inputs:
+            raise StarganError("no input given: name image files or folders, or use --dataset celeba")
+        if dataset is not None and inputs:
+            raise StarganError("give image files or --dataset, not both")
+        if dataset is None and data is not None:
+            raise StarganError("--data names the dataset folder: use it with --dataset celeba")
+        if no_detect and face is not None:
+            raise StarganError("--face picks one of the detected faces: it cannot be used with --no-detect")
+        if dataset is not None and (no_detect or face is not None or source_attrs is not None):
+            raise StarganError("dataset images are aligned crops with known attributes: drop --no-detect/--face/--source-attrs")
+        if gif_mode not in lib.ANIMATION_MODES:
+            raise StarganError(f"--gif-mode must be one of {', '.join(lib.ANIMATION_MODES)}, not {gif_mode!r}")
+        style_args = dict(padding=padding, background=lib.parse_color(background), labels=labels, font_size=font_size)
+        if output is None:
+            output = Path("grid.gif" if gif else "grid.png")
+        formats = lib.ANIMATION_FORMATS if gif else lib.SHEET_FORMATS
+        # With --gif, -o may be a name pattern: existing files are checked once the names are known.
+        lib.check_output(output, formats, overwrite or gif)
+
+        files: list[Path] = []
+        if dataset is None:
+            from ..attributes import CELEBA_ATTRIBUTES
+            from ..translate import collect_inputs
+
+            found, failures = collect_inputs(inputs or [], recursive=recursive, skip_names=CELEBA_ATTRIBUTES)
+            for message in failures:
+                err_console.print(f"[yellow]Skipped:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            if not found:
+                raise StarganError("no image to put on the sheet")
+            files = [f.path for f in found]
+
+        models = lib.load_models(model or [], device)
+        for m in models:
+            config = m.translator.config
+            console.print(
+                escape(f"Model {m.name}: {', '.join(config.attributes)} ({config.describe()}) on {m.translator.device}"),
+                highlight=False,
+            )
+        columns = (
+            lib.parse_columns(to, [m.translator.attributes for m in models])
+            if to else lib.default_columns([m.translator.config for m in models])
+        )
+        if dataset is not None:
+            grid_inputs = lib.dataset_inputs(
+                models, dataset=dataset, root=data, split=split, n=n, seed=seed, batch_size=batch_size,
+            )
+            problems: list[str] = []
+        else:
+            grid_inputs, problems = lib.file_inputs(
+                models, files, detect=not no_detect, face=face, source=source_attrs, batch_size=batch_size,
+            )
+        for problem in problems:
+            err_console.print(f"[yellow]Skipped:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        if not grid_inputs:
+            raise StarganError("none of the inputs gave a face to show")
+
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err_console, transient=True,
+        )
+        if gif:
+            plan = lib.animation_paths(output, grid_inputs, models)
+            for _, _, path in plan:
+                lib.check_output(path, formats, overwrite)
+            style = lib.SheetStyle(cell_size=cell_size or lib.default_cell_size(models), **style_args)
+            with progress:
+                task = progress.add_task("Animating", total=len(plan))
+                for i, m, path in plan:
+                    frames_out = lib.animation_frames(
+                        models[m], grid_inputs[i], m, columns, frames=frames, mode=gif_mode, style=style,
+                        batch_size=batch_size,
+                    )
+                    lib.save_animation(frames_out, path, frame_ms=frame_ms)
+                    progress.advance(task)
+                    progress.console.print(escape(f"{path}: {len(frames_out)} frames"), highlight=False)
+            return
+
+        with progress:
+            task = progress.add_task("Translating", total=lib.count_jobs(models, grid_inputs, columns))
+            sheet = lib.make_sheet(
+                models, grid_inputs, columns, cell_size=cell_size, batch_size=batch_size,
+                progress=lambda done, total: progress.update(task, completed=done), **style_args,
+            )
+        lib.save_sheet(sheet, output)
+        rows = len(grid_inputs) * len(models)
+        console.print(
+            escape(f"Wrote {output} ({sheet.size[0]}x{sheet.size[1]}: {rows} rows, {len(columns) + 1} columns)"),
+            highlight=False,
+        )
