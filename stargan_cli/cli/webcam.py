@@ -1,16 +1,158 @@
-"""`stargan webcam` (placeholder until it is built)."""
+"""`stargan webcam`: live translation of a camera, stream or video file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from .common import not_built
+from .common import DeviceOption, console, err_console
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
 
-    @app.command("webcam", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def webcam_cmd() -> None:
-        """Not built yet."""
-        not_built("webcam")
+    @app.command("webcam")
+    def webcam_cmd(
+        source: Annotated[
+            str,
+            typer.Option(
+                "--source", "-s",
+                help="Camera index (0 = the default camera), a video file, or a stream URL (rtsp://, http://).",
+            ),
+        ] = "0",
+        model: Annotated[
+            Optional[str],
+            typer.Option(
+                "--model", "-m", help="Model name or checkpoint file (default: stargan-celeba-128).",
+                show_default=False,
+            ),
+        ] = None,
+        to: Annotated[
+            Optional[list[str]],
+            typer.Option(
+                "--to", "-t",
+                help="A target to cycle through; repeat for several. ATTR turns it on, ATTR=0 off, "
+                "A,B=0 combines. Default: one per attribute (hair colour set, others flipped).",
+                show_default=False,
+            ),
+        ] = None,
+        source_attrs: Annotated[
+            Optional[str],
+            typer.Option(
+                "--source-attrs",
+                help="The face's own attributes (those that are on, e.g. Brown_Hair,Young; 'none'). "
+                "Default: estimated by the model's discriminator.",
+                show_default=False,
+            ),
+        ] = None,
+        detect_every: Annotated[
+            int, typer.Option("--detect-every", min=1, help="Detect the face every N frames (smoothed in between).")
+        ] = 5,
+        paste: Annotated[
+            bool,
+            typer.Option(
+                "--paste/--no-paste",
+                help="Show the result pasted back into the frame, or the model's square alone (key p).",
+            ),
+        ] = True,
+        snapshots: Annotated[
+            Optional[Path],
+            typer.Option(
+                "--snapshots", help="Folder for snapshots (space key). Default: the current folder.",
+                show_default=False,
+            ),
+        ] = None,
+        output: Annotated[
+            Optional[Path],
+            typer.Option("--output", "-o", help="Record what is shown to a video file (.mp4).", show_default=False),
+        ] = None,
+        headless: Annotated[
+            bool, typer.Option("--headless", help="No window (servers, recording with --output).")
+        ] = False,
+        max_frames: Annotated[
+            Optional[int],
+            typer.Option("--max-frames", min=1, help="Stop after N processed frames.", show_default=False),
+        ] = None,
+        realtime: Annotated[
+            Optional[bool],
+            typer.Option(
+                "--realtime/--all-frames",
+                help="Drop frames when translation is slower than the source (always for cameras), "
+                "or process every frame of a video file. Default: all frames for a file with "
+                "--headless, realtime otherwise.",
+                show_default=False,
+            ),
+        ] = None,
+        device: DeviceOption = None,
+        half: Annotated[
+            bool, typer.Option("--half/--no-half", help="Half precision on GPUs (bf16/fp16); CPUs always use fp32.")
+        ] = True,
+    ) -> None:
+        """Translate faces live from a camera, stream or video file.
+
+        Shows the input and the result side by side. Keys: 1-9 pick a target, left/right cycle
+        targets, space saves a snapshot, p toggles paste-back, q or Esc quits.
+        """
+        from ..errors import StarganError
+        from ..model_store import resolve_model
+        from ..translate import Translator
+        from ..webcam import (
+            KEY_HELP, HeadlessDisplay, ModelEngine, WebcamOptions, WindowDisplay, check_video_path,
+            display_problem, open_source, parse_source, run_webcam,
+        )
+
+        # Cheap checks first, before loading a model or opening a camera.
+        if not headless:
+            problem = display_problem()
+            if problem is not None:
+                raise StarganError(problem)
+        spec = parse_source(source)
+        if realtime is False and spec.live:
+            raise StarganError(
+                f"--all-frames needs a video file: {spec.describe()} is live and its frames cannot wait"
+            )
+        if realtime is None:
+            realtime = spec.live or not headless
+        if output is not None:
+            output = check_video_path(output)
+        if snapshots is not None and snapshots.exists() and not snapshots.is_dir():
+            raise StarganError(f"--snapshots {snapshots} is a file: give a folder")
+
+        # The source first: a missing camera is reported before a model is downloaded.
+        frames = open_source(spec, realtime=realtime)
+        try:
+            translator = Translator(resolve_model(model), device=device, half=half)
+            engine = ModelEngine(translator, to, source_attrs=source_attrs)
+            display = HeadlessDisplay() if headless else WindowDisplay(f"stargan webcam - {spec.describe()}")
+            width, height = frames.size
+            dtype = str(translator.dtype).replace("torch.", "")
+            err_console.print(
+                f"{spec.describe()}: {width}x{height} at {frames.fps:.0f} fps"
+                f"{', dropping frames when behind' if frames.realtime else ', every frame'} · "
+                f"model {translator.config.image_size} px on {translator.device} ({dtype}) · "
+                f"{len(engine)} target(s)",
+                highlight=False,
+            )
+            if not headless:
+                err_console.print(KEY_HELP, highlight=False)
+            elif spec.live and max_frames is None:
+                err_console.print("running until Ctrl-C (or use --max-frames N)", highlight=False)
+            options = WebcamOptions(
+                detect_every=detect_every, paste_back=paste, max_frames=max_frames, output=output,
+                snapshots=snapshots,
+            )
+            stats = run_webcam(
+                frames, engine, options, display=display,
+                log=lambda message: err_console.print(message, highlight=False),
+            )
+        finally:
+            frames.close()
+        summary = stats.summary()
+        console.print(summary[0].upper() + summary[1:], highlight=False)
+        if stats.output is not None:
+            console.print(f"Recorded {stats.output} ({stats.frames_written} frames)", highlight=False)
+        if stats.snapshots:
+            saved = len(stats.snapshots) // 2
+            console.print(f"Saved {saved} snapshot(s) in {stats.snapshots[0].parent}", highlight=False)
