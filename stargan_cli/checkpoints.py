@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import StarganError
+from .fileio import atomic_write  # re-exported: callers import it from here
 from .models.config import ModelConfig
 
 if TYPE_CHECKING:
@@ -51,27 +51,6 @@ class Checkpoint:
             "training": self.training,
             "meta": dict(self.meta),
         }
-
-
-def atomic_write(path: str | os.PathLike, write: "callable") -> Path:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` only when it succeeded."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        # mkstemp creates 0600; give the file the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        write(Path(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:

@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 
 from . import __version__, archive, paths
 from .errors import StarganError
+from .fileio import atomic_write, publish
 from .registry import Asset, get_asset, names
 
 OFFLINE_ENV = "STARGAN_OFFLINE"
@@ -353,8 +354,7 @@ def _fetch(
             except StarganError as err:
                 part.unlink(missing_ok=True)
                 raise StarganError(f"{err}; {manual_hint(name, url)}") from None
-            os.replace(part, dest)
-            return dest, url
+            return publish(part, dest), url
     if unreachable:
         raise StarganError(
             f"cannot reach {_host(urls[0])} ({errors[0].split(': ', 1)[-1]}); you may be offline: "
@@ -464,8 +464,6 @@ def _structure_error(asset: Asset, source: Path, missing: Sequence[str]) -> Star
 
 def _place_file(source: Path, dest: Path, *, move: bool) -> Path:
     """Put a verified file at ``dest`` atomically (moving our download, copying a user's file)."""
-    from .checkpoints import atomic_write
-
     if move:
         try:
             os.replace(source, dest)

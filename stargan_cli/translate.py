@@ -20,6 +20,9 @@ Targets (``to``) name attributes to turn on (``"Blond_Hair"``) or off (``"Male=0
 colours stay mutually exclusive. Every attribute not named keeps the input's own value, which
 is estimated per face with the discriminator's classification head (sigmoid > 0.5 for
 multi-label models, argmax for single-label ones) or stated with ``source=``.
+
+Which files a command translates and what the outputs are called is
+:mod:`stargan_cli.image_files` (its names are re-exported here).
 """
 
 from __future__ import annotations
@@ -27,18 +30,19 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from .attributes import (
-    CELEBA_ATTRIBUTES, HAIR_COLORS, apply_targets, parse_targets, single_domain_targets, split_names,
-)
+from .attributes import HAIR_COLORS, apply_targets, parse_targets, single_domain_targets, split_names
 from .errors import StarganError
 from .faces import Box, celeba_box, detect_faces, extract_crop, paste_back
-from .images import IMAGE_SUFFIXES, crop_resize, normalize, open_image, pil_to_uint8, tensor_to_pil, to_rgb
+from .image_files import (  # noqa: F401 - re-exported: they used to live here
+    OUTPUT_FORMATS, InputFile, collect_inputs, example_image_path, looks_like_output, output_items, save_image,
+)
+from .images import crop_resize, normalize, open_image, pil_to_uint8, tensor_to_pil, to_rgb
+from .labels import exclusive_block_start, target_name
 
 if TYPE_CHECKING:
     import torch
@@ -116,14 +120,6 @@ class TranslationResult:
         return sheet
 
 
-def target_name(targets: Mapping[str, float]) -> str:
-    """File-name friendly name of a target set: ``Blond_Hair+Male=0``."""
-    parts = []
-    for name, value in targets.items():
-        parts.append(name if value == 1 else f"{name}={value:g}")
-    return "+".join(parts)
-
-
 def _image_name(item: Any) -> str:
     if isinstance(item, (str, os.PathLike)):
         return str(item)
@@ -199,17 +195,18 @@ class Translator:
         *,
         download: bool = True,
         quiet: bool = False,
+        half: bool = True,
     ) -> "Translator":
         """Load a model by name (``stargan-celeba-128``, the default), or a checkpoint path.
 
         A named model is downloaded on first use unless ``download=False`` or
         ``STARGAN_OFFLINE=1``; a path may be a checkpoint of ours or an official
-        ``NNNNNN-G.ckpt``.
+        ``NNNNNN-G.ckpt``. ``half``: as for the constructor.
         """
         from .model_store import resolve_model
 
         spec = None if name_or_path is None else str(name_or_path)
-        return cls(resolve_model(spec, download=download, quiet=quiet), device=device)
+        return cls(resolve_model(spec, download=download, quiet=quiet), device=device, half=half)
 
     # ---- what the model knows ------------------------------------------------------------
 
@@ -237,12 +234,7 @@ class Translator:
 
     @property
     def _split(self) -> int:
-        mode = self.config.label_mode
-        if mode == "multi":
-            return len(self.attributes)
-        if mode == "single":
-            return 0
-        return int(self.config.joint_split)
+        return exclusive_block_start(self.config)
 
     # ---- labels --------------------------------------------------------------------------
 
@@ -358,8 +350,32 @@ class Translator:
 
     # ---- images ------------------------------------------------------------------------------
 
-    def _square_tensor(self, square: Image.Image) -> "torch.Tensor":
+    def square_tensor(self, square: Image.Image) -> "torch.Tensor":
+        """A model-size square (PIL RGB) as the (3, S, S) tensor in [-1, 1] the networks take."""
         return normalize(pil_to_uint8(square))
+
+    def generate_squares(
+        self, squares: Sequence[Image.Image], labels: Sequence[Sequence[float]]
+    ) -> list[Image.Image]:
+        """Run the generator on model-size squares, one generator label (``c_dim`` long) each,
+        in one batch; returns the translated squares."""
+        import torch
+
+        x = torch.stack([self.square_tensor(s) for s in squares])
+        out = self.generate(x, torch.tensor([list(l) for l in labels], dtype=torch.float32))
+        return [tensor_to_pil(t) for t in out]
+
+    def estimate_labels(self, squares: Sequence[Image.Image], batch_size: int | None = None) -> list[list[float]]:
+        """0/1 source labels of model-size squares from the discriminator (see
+        :meth:`label_from_scores`), ``batch_size`` squares at a time (None: all at once)."""
+        import torch
+
+        step = batch_size or max(1, len(squares))
+        labels: list[list[float]] = []
+        for start in range(0, len(squares), step):
+            x = torch.stack([self.square_tensor(s) for s in squares[start : start + step]])
+            labels += [self.label_from_scores(p) for p in self.classify(x).tolist()]
+        return labels
 
     def prepare(self, item: ImageInput, detect: bool = True, face: int | None = None) -> TranslationResult:
         """Open ``item`` and cut the model-size squares: each face found (left to right, or
@@ -415,7 +431,7 @@ class Translator:
         faces = [f for r in pending if r.ok for f in r.faces]
         if not faces:
             return pending
-        x = torch.stack([self._square_tensor(f.crop) for f in faces])
+        x = torch.stack([self.square_tensor(f.crop) for f in faces])
         if source_label is None:
             probs = torch.cat([self.classify(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
             for f, p in zip(faces, probs.tolist()):
@@ -553,18 +569,15 @@ class Translator:
     ) -> list[Image.Image]:
         """Translate face crops that are already framed (e.g. a webcam's :func:`faces.extract_crop`
         output); each is centre-cropped and resized like a CelebA image. Returns model-size squares."""
-        import torch
-
         if not squares:
             return []
         targets = self.parse_targets(to)
-        x = torch.stack([self._square_tensor(crop_resize(to_rgb(s), self.image_size)) for s in squares])
+        resized = [crop_resize(to_rgb(s), self.image_size) for s in squares]
         if source is None:
-            sources = [self.label_from_scores(p) for p in self.classify(x).tolist()]
+            sources = self.estimate_labels(resized)
         else:
             sources = [self.parse_source(source)] * len(squares)
-        labels = torch.tensor([self.target_label(s, targets) for s in sources], dtype=torch.float32)
-        return [tensor_to_pil(t) for t in self.generate(x, labels)]
+        return self.generate_squares(resized, [self.target_label(s, targets) for s in sources])
 
     def estimate_attributes(
         self, image: ImageInput, *, detect: bool = True, face: int | None = None
@@ -575,149 +588,8 @@ class Translator:
         if result.error:
             raise StarganError(result.error)
         chosen = max(result.faces, key=lambda f: f.box.area if f.box is not None else 0.0)
-        probs = self.classify(self._square_tensor(chosen.crop)[None])[0].tolist()
+        probs = self.classify(self.square_tensor(chosen.crop)[None])[0].tolist()
         return dict(zip(self.attributes, probs))
-
-
-
-# ---- files: what the CLI (and scripts) translate, and how outputs are named -----------------
-
-OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
-_GLOB_CHARS = set("*?[")
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """An image file to translate; ``root`` is the folder argument it was found under (if any),
-    so outputs written to an output folder keep the same sub-folders."""
-
-    path: Path
-    root: Path | None = None
-
-    @property
-    def relative_parent(self) -> Path:
-        """Sub-folder of ``path`` below ``root`` (``.`` for files given directly)."""
-        if self.root is None:
-            return Path(".")
-        return self.path.parent.relative_to(self.root)
-
-
-def example_image_path() -> Path:
-    """The public-domain sample portrait shipped with the package (NASA astronaut Eileen Collins)."""
-    from importlib.resources import files
-
-    path = Path(str(files("stargan_cli") / "assets" / "astronaut.jpg"))
-    if not path.is_file():
-        raise StarganError(f"the sample portrait is missing from the installation ({path}): reinstall stargan")
-    return path
-
-
-def looks_like_output(path: Path, names: Iterable[str]) -> bool:
-    """True for files named like our outputs (``x.Blond_Hair.png``, ``x.face2.Male=0.png``,
-    ``x.all.png``), so translating a folder twice does not translate the results."""
-    stem = Path(path.name).stem
-    if "." not in stem:
-        return False
-    token = stem.rsplit(".", 1)[1].lower()
-    if token == "all":
-        return True
-    known = {n.lower() for n in names}
-    parts = token.split("+")
-    return all(part.split("=", 1)[0] in known for part in parts)
-
-
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    pattern = folder.rglob("*") if recursive else folder.glob("*")
-    found = []
-    for path in pattern:
-        relative = path.relative_to(folder).parts
-        if any(part.startswith(".") for part in relative):
-            continue
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-            found.append(path)
-    return sorted(found)
-
-
-def collect_inputs(
-    specs: Sequence[str | os.PathLike], recursive: bool = False, skip_names: Iterable[str] = CELEBA_ATTRIBUTES
-) -> tuple[list[InputFile], list[str]]:
-    """Expand files, folders (recursively with ``recursive``) and globs into image files.
-
-    Returns the files (in order, duplicates removed) and one error line per argument that
-    gave nothing: a missing path, an empty folder, a glob without matches. Files named like
-    our outputs (see :func:`looks_like_output`) are skipped inside folders and globs; a file
-    named explicitly is always taken (and rejected later if it is not an image).
-    """
-    import glob
-
-    names = list(skip_names)
-    files: list[InputFile] = []
-    errors: list[str] = []
-    seen: set[Path] = set()
-
-    def add(item: InputFile) -> None:
-        key = item.path.resolve()
-        if key not in seen:
-            seen.add(key)
-            files.append(item)
-
-    for spec in specs:
-        text = str(spec)
-        path = Path(text).expanduser()
-        if path.is_dir():
-            found = [p for p in _images_in(path, recursive) if not looks_like_output(p, names)]
-            if not found:
-                hint = ""
-                if not recursive and _images_in(path, True):
-                    hint = " (its sub-folders do: add --recursive)"
-                errors.append(f"{text} holds no images (JPEG, PNG, WebP, BMP){hint}")
-            for p in found:
-                add(InputFile(p, path))
-        elif path.exists():
-            add(InputFile(path))
-        elif _GLOB_CHARS & set(text):
-            matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(text), recursive=recursive))
-            found = [m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES]
-            found = [m for m in found if not looks_like_output(m, names)]
-            if not found:
-                errors.append(f"no images match {text}")
-            for p in found:
-                add(InputFile(p))
-        else:
-            errors.append(f"{text} does not exist")
-    return files, errors
-
-
-def output_items(result: TranslationResult, *, crop_only: bool = False, strip: bool = False) -> list[tuple[str, Image.Image]]:
-    """The images to write for ``result``, each with the name part that goes between the
-    input's stem and the suffix: ``Blond_Hair`` (photo with faces pasted back, or the model
-    square with ``detect=False``), ``face2.Blond_Hair`` (``crop_only`` with several faces:
-    just that face's square) and ``all`` (``strip``: input | each target)."""
-    items: list[tuple[str, Image.Image]] = []
-    for target in result.targets:
-        if crop_only:
-            for f in result.faces:
-                token = target if len(result.faces) == 1 else f"face{f.number}.{target}"
-                items.append((token, f.outputs[target]))
-        else:
-            items.append((target, result.outputs[target]))
-    if strip:
-        items.append(("all", result.strip()))
-    return items
-
-
-def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
-    """Write ``image`` atomically in the format its suffix names (PNG, JPEG, WebP, BMP)."""
-    from .checkpoints import atomic_write
-
-    path = Path(path)
-    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise StarganError(
-            f"cannot write {path.name}: use a .png, .jpg, .webp or .bmp name (or a folder)"
-        )
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    return atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **options))
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from stargan_cli.webcam import (  # noqa: E402
     open_source, parse_source, run_webcam,
 )
 
-ASTRONAUT = Path(webcam.__file__).parent / "assets" / "astronaut.jpg"
+ASTRONAUT = Path(webcam.__file__).parent.parent / "assets" / "astronaut.jpg"
 FRAME_W, FRAME_H = 320, 240
 LEFT_GTK, RIGHT_GTK, LEFT_WIN, RIGHT_WIN = 0xFF51, 0xFF53, 0x250000, 0x270000
 SPACE_KEY = 32
@@ -308,13 +308,13 @@ def test_no_display_is_detected_before_any_window(monkeypatch, face_video):
 def test_window_failures_become_clear_errors(monkeypatch):
     # A dead display makes Qt abort the process: the probe runs in a child process.
     monkeypatch.delenv("DISPLAY", raising=False)
-    assert webcam._probe_window() is not None
+    assert webcam.display._probe_window() is not None
 
     # OpenCV built without GUI support raises on namedWindow.
     def no_gui(*args, **kwargs):
         raise cv2.error("The function is not implemented. Rebuild the library with Windows, GTK+ 2.x or Cocoa support")
 
-    monkeypatch.setattr(webcam, "display_problem", lambda: None)
+    monkeypatch.setattr(webcam.display, "display_problem", lambda: None)  # what WindowDisplay checks
     monkeypatch.setattr(cv2, "namedWindow", no_gui)
     with pytest.raises(StarganError, match="cannot open a window.*--headless"):
         webcam.WindowDisplay(probe=False)
@@ -324,8 +324,9 @@ def test_window_mode_keys_through_the_cli(monkeypatch, face_video, tiny_checkpoi
     """The window path with OpenCV's GUI calls faked: keys 2, space, p, then closing the window."""
     keys = iter([ord("2"), -1, SPACE_KEY, ord("p"), -1, -1, -1])
     shown, visible = [], iter([1.0] * 5 + [0.0] * 10)
-    monkeypatch.setattr(webcam, "display_problem", lambda *a, **k: None)
-    monkeypatch.setattr(webcam, "_probe_window", lambda: None)
+    monkeypatch.setattr(webcam, "display_problem", lambda *a, **k: None)  # what the CLI checks
+    monkeypatch.setattr(webcam.display, "display_problem", lambda *a, **k: None)  # what WindowDisplay checks
+    monkeypatch.setattr(webcam.display, "_probe_window", lambda: None)
     monkeypatch.setattr(cv2, "namedWindow", lambda *a, **k: None)
     monkeypatch.setattr(cv2, "imshow", lambda title, canvas: shown.append(canvas.copy()))
     monkeypatch.setattr(cv2, "waitKeyEx", lambda delay: next(keys))

@@ -21,9 +21,14 @@ DeviceOption = Annotated[
 ]
 
 
+def print_error(message: str | None, console: Console | None = None) -> None:
+    """One ``Error: message`` line on stderr (or on ``console``, e.g. a progress bar's)."""
+    (console or err_console).print(f"[bold red]Error:[/] {escape(message or '')}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 1) -> "typer.Exit":
     """Print ``Error: message`` on one line to stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    print_error(message)
     return typer.Exit(code)
 
 

@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
         files: list[Path] = []
         if dataset is None:
             from ..attributes import CELEBA_ATTRIBUTES
-            from ..translate import collect_inputs
+            from ..image_files import collect_inputs
 
             found, failures = collect_inputs(inputs or [], recursive=recursive, skip_names=CELEBA_ATTRIBUTES)
             for message in failures:

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..errors import StarganError
-from .common import DeviceOption, console, err_console
+from .common import DeviceOption, console, err_console, print_error
 
 if TYPE_CHECKING:
-    from ..translate import InputFile, TranslationResult, Translator
+    from ..image_files import InputFile
+    from ..translate import TranslationResult, Translator
 
 HELP = """Translate the faces in photos to other attributes.
 
@@ -34,13 +35,6 @@ Examples:
 """
 
 
-def _error(message: str | None, console=None) -> None:
-    """One ``Error: ...`` line on stderr (or on ``console``, e.g. a progress bar's)."""
-    from rich.markup import escape
-
-    (console or err_console).print(f"[bold red]Error:[/] {escape(message or '')}", highlight=False, soft_wrap=True)
-
-
 def _describe_source(translator: "Translator", face) -> str:
     on = [a for a, v in zip(translator.attributes, face.source_label) if v > 0.5]
     if face.estimated:
@@ -50,7 +44,7 @@ def _describe_source(translator: "Translator", face) -> str:
 
 
 def _output_is_file(output: Path | None) -> bool:
-    from ..translate import OUTPUT_FORMATS
+    from ..image_files import OUTPUT_FORMATS
 
     if output is None or output.is_dir() or str(output).endswith(("/", "\\")):
         return False
@@ -68,7 +62,7 @@ def _plan(
     result: "TranslationResult", item: "InputFile", output: Path | None, as_file: bool,
     default_dir: Path, crop_only: bool, strip: bool,
 ) -> list[tuple[Path, object]]:
-    from ..translate import output_items
+    from ..image_files import output_items
 
     items = output_items(result, crop_only=crop_only, strip=strip)
     if as_file:
@@ -86,7 +80,7 @@ def _write(plan: list[tuple[Path, object]], source: Path, overwrite: bool, writt
 
     Every path is checked before any is written, so a name clash leaves nothing half-done.
     """
-    from ..translate import save_image
+    from ..image_files import save_image
 
     for path, _ in plan:
         earlier = written.get(path.resolve())
@@ -158,7 +152,8 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         from ..attributes import CELEBA_ATTRIBUTES
-        from ..translate import InputFile, Translator, collect_inputs, example_image_path, looks_like_output
+        from ..image_files import InputFile, collect_inputs, example_image_path, looks_like_output
+        from ..translate import Translator
 
         if all_domains and to:
             raise StarganError("--all makes one output per attribute: drop --to, or drop --all")
@@ -176,7 +171,7 @@ def register(app: typer.Typer) -> None:
         if example_path is not None and all(f.path.resolve() != example_path.resolve() for f in files):
             files.insert(0, InputFile(example_path))
         for message in failures:
-            _error(message)
+            print_error(message)
         if not files:
             raise typer.Exit(1)
         as_file = _output_is_file(output)
@@ -219,7 +214,7 @@ def register(app: typer.Typer) -> None:
                 item = by_key[result.key]
                 if not result.ok:
                     failed += 1
-                    _error(result.error, progress.console)
+                    print_error(result.error, progress.console)
                     continue
                 # The bundled example lives inside the package: its outputs go to the current folder.
                 default_dir = Path(".") if item.path == example_path else item.path.parent
@@ -227,7 +222,7 @@ def register(app: typer.Typer) -> None:
                 problem = _write(plan, item.path, overwrite, written)
                 if problem:
                     failed += 1
-                    _error(problem, progress.console)
+                    print_error(problem, progress.console)
                     continue
                 done += 1
                 shown = f"{item.path.name} (bundled example)" if item.path == example_path else str(item.path)

@@ -96,7 +96,6 @@ def register(app: typer.Typer) -> None:
         targets, space saves a snapshot, p toggles paste-back, q or Esc quits.
         """
         from ..errors import StarganError
-        from ..model_store import resolve_model
         from ..translate import Translator
         from ..webcam import (
             KEY_HELP, HeadlessDisplay, ModelEngine, WebcamOptions, WindowDisplay, check_video_path,
@@ -123,7 +122,7 @@ def register(app: typer.Typer) -> None:
         # The source first: a missing camera is reported before a model is downloaded.
         frames = open_source(spec, realtime=realtime)
         try:
-            translator = Translator(resolve_model(model), device=device, half=half)
+            translator = Translator.from_pretrained(model, device=device, half=half)
             engine = ModelEngine(translator, to, source_attrs=source_attrs)
             display = HeadlessDisplay() if headless else WindowDisplay(f"stargan webcam - {spec.describe()}")
             width, height = frames.size

@@ -21,7 +21,6 @@ import inspect
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +31,9 @@ import numpy as np
 
 from .. import images as image_module
 from .. import paths
+from ..fileio import atomic_path, atomic_write
 from .datasets import DataWarning, load_image_uint8
+from .loader import cpu_count
 
 if TYPE_CHECKING:
     import torch
@@ -158,14 +159,7 @@ def default_build_workers(n_files: int) -> int:
     """Decode processes for a build: every CPU (at most 16), none for tiny datasets."""
     if n_files < 4 * CHUNK:
         return 0
-    return min(16, _cpu_count())
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+    return min(16, cpu_count())
 
 
 def build_cache(
@@ -208,11 +202,8 @@ def build_cache(
         collate_fn=_identity,
         prefetch_factor=4 if workers else None,
     )
-    fd, tmp_name = tempfile.mkstemp(prefix=ARRAY_NAME + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
-    tmp_array = Path(tmp_name)
     bad: list[int] = []
-    try:
+    with atomic_path(directory / ARRAY_NAME) as tmp_array:
         array = np.lib.format.open_memmap(tmp_array, mode="w+", dtype=np.uint8, shape=(n, 3, image_size, image_size))
         with _progress(quiet) as progress:
             task = progress.add_task(description, total=n) if progress else None
@@ -223,9 +214,6 @@ def build_cache(
                     progress.advance(task, len(chunk))
         array.flush()
         del array
-        os.replace(tmp_array, directory / ARRAY_NAME)
-    finally:
-        tmp_array.unlink(missing_ok=True)
     unreadable = [str(files[i]) for i in sorted(bad)]
     meta = {
         "format": CACHE_FORMAT,
@@ -235,7 +223,8 @@ def build_cache(
         "unreadable": unreadable,
         "files": list(map(str, files)),
     }
-    _write_text_atomic(directory / META_NAME, json.dumps(meta))
+    text = json.dumps(meta)
+    atomic_write(directory / META_NAME, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     if unreadable:
         shown = ", ".join(unreadable[:5]) + (", ..." if len(unreadable) > 5 else "")
         warnings.warn(
@@ -245,16 +234,6 @@ def build_cache(
     if cache is None:  # pragma: no cover - we just wrote it
         raise RuntimeError(f"the cache written to {directory} does not read back")
     return cache
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class _NoProgress:

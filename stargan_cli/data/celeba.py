@@ -121,11 +121,7 @@ def parse_attribute_text(text: str, source: str = ATTR_FILE) -> AttributeTable:
 def parse_attribute_file(path: str | os.PathLike) -> AttributeTable:
     """Read and parse ``list_attr_celeba.txt``."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError as err:
-        raise StarganError(f"cannot read {path}: {err.strerror or err}") from None
-    return parse_attribute_text(text, source=str(path))
+    return parse_attribute_text(_read_text(path), source=str(path))
 
 
 def parse_partition_text(text: str, source: str = PARTITION_FILE) -> dict[str, int]:
@@ -146,11 +142,15 @@ def parse_partition_text(text: str, source: str = PARTITION_FILE) -> dict[str, i
 def parse_partition_file(path: str | os.PathLike) -> dict[str, int]:
     """Read and parse ``list_eval_partition.txt``."""
     path = Path(path)
+    return parse_partition_text(_read_text(path), source=str(path))
+
+
+def _read_text(path: Path) -> str:
+    """A text file's content (undecodable bytes replaced), or a StarganError naming it."""
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        return path.read_bytes().decode("utf-8", errors="replace")
     except OSError as err:
         raise StarganError(f"cannot read {path}: {err.strerror or err}") from None
-    return parse_partition_text(text, source=str(path))
 
 
 @dataclass

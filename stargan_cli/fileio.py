@@ -1,0 +1,86 @@
+"""Atomic file writing: the one way this package puts a file in place.
+
+A file is written under a temporary name in its own folder (``.<name>.<random><suffix>``),
+flushed to disk and renamed onto its real name with ``os.replace``, so readers see the old
+file or the whole new one, never half of it. On failure the temporary file is deleted and an
+existing file is left as it was. The temporary file gets the permissions a plain ``open()``
+would give (``mkstemp`` creates it 0600).
+
+Three forms of the same thing:
+
+- :func:`atomic_write` ``(path, write)``: call ``write(tmp)``, then publish.
+- :func:`atomic_path` ``(path)``: a context manager yielding the temporary path.
+- :func:`reserve_temp` / :func:`publish`: the two halves, for a writer that lives across
+  calls (a video recorder opened now and finished later).
+
+``suffix`` ends the temporary name: keep the real extension in it (``".tmp.png"``,
+``".part.mp4"``) when the writer picks the format from the name, as OpenCV does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+DEFAULT_SUFFIX = ".tmp"
+
+
+def _normal_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def reserve_temp(path: str | os.PathLike, suffix: str = DEFAULT_SUFFIX) -> Path:
+    """Create an empty temporary file beside ``path`` (its folder is created if needed) with
+    normal permissions, and return its path. Pair it with :func:`publish`, or unlink it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, _normal_mode())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Flush ``tmp`` to disk and rename it onto ``path`` (replacing any file there)."""
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = DEFAULT_SUFFIX) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write; it is renamed onto ``path`` when the
+    block ends normally and deleted when it raises (the old ``path`` stays as it was)."""
+    path = Path(path)
+    tmp = reserve_temp(path, suffix)
+    try:
+        yield tmp
+        publish(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[Path], object], suffix: str = DEFAULT_SUFFIX
+) -> Path:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` only when it succeeded."""
+    path = Path(path)
+    with atomic_path(path, suffix) as tmp:
+        write(tmp)
+    return path
+
+
+__all__ = ["atomic_path", "atomic_write", "publish", "reserve_temp"]

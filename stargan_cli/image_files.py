@@ -1,0 +1,165 @@
+"""Which image files a command works on, and what the translated copies are called.
+
+:func:`collect_inputs` expands the files, folders and globs of a command line into image
+files (skipping earlier outputs, see :func:`looks_like_output`); :func:`output_items` names
+the images to write for one translated input; :func:`save_image` writes one atomically in
+the format its name asks for. The model side is :mod:`stargan_cli.translate`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from PIL import Image
+
+from .attributes import CELEBA_ATTRIBUTES
+from .errors import StarganError
+from .fileio import atomic_write
+from .images import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    from .translate import TranslationResult
+
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An image file to translate; ``root`` is the folder argument it was found under (if any),
+    so outputs written to an output folder keep the same sub-folders."""
+
+    path: Path
+    root: Path | None = None
+
+    @property
+    def relative_parent(self) -> Path:
+        """Sub-folder of ``path`` below ``root`` (``.`` for files given directly)."""
+        if self.root is None:
+            return Path(".")
+        return self.path.parent.relative_to(self.root)
+
+
+def example_image_path() -> Path:
+    """The public-domain sample portrait shipped with the package (NASA astronaut Eileen Collins)."""
+    from importlib.resources import files
+
+    path = Path(str(files("stargan_cli") / "assets" / "astronaut.jpg"))
+    if not path.is_file():
+        raise StarganError(f"the sample portrait is missing from the installation ({path}): reinstall stargan")
+    return path
+
+
+def looks_like_output(path: Path, names: Iterable[str]) -> bool:
+    """True for files named like our outputs (``x.Blond_Hair.png``, ``x.face2.Male=0.png``,
+    ``x.all.png``), so translating a folder twice does not translate the results."""
+    stem = Path(path.name).stem
+    if "." not in stem:
+        return False
+    token = stem.rsplit(".", 1)[1].lower()
+    if token == "all":
+        return True
+    known = {n.lower() for n in names}
+    parts = token.split("+")
+    return all(part.split("=", 1)[0] in known for part in parts)
+
+
+def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    found = []
+    for path in pattern:
+        relative = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in relative):
+            continue
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(path)
+    return sorted(found)
+
+
+def collect_inputs(
+    specs: Sequence[str | os.PathLike], recursive: bool = False, skip_names: Iterable[str] = CELEBA_ATTRIBUTES
+) -> tuple[list[InputFile], list[str]]:
+    """Expand files, folders (recursively with ``recursive``) and globs into image files.
+
+    Returns the files (in order, duplicates removed) and one error line per argument that
+    gave nothing: a missing path, an empty folder, a glob without matches. Files named like
+    our outputs (see :func:`looks_like_output`) are skipped inside folders and globs; a file
+    named explicitly is always taken (and rejected later if it is not an image).
+    """
+    import glob
+
+    names = list(skip_names)
+    files: list[InputFile] = []
+    errors: list[str] = []
+    seen: set[Path] = set()
+
+    def add(item: InputFile) -> None:
+        key = item.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(item)
+
+    for spec in specs:
+        text = str(spec)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            found = [p for p in _images_in(path, recursive) if not looks_like_output(p, names)]
+            if not found:
+                hint = ""
+                if not recursive and _images_in(path, True):
+                    hint = " (its sub-folders do: add --recursive)"
+                errors.append(f"{text} holds no images (JPEG, PNG, WebP, BMP){hint}")
+            for p in found:
+                add(InputFile(p, path))
+        elif path.exists():
+            add(InputFile(path))
+        elif _GLOB_CHARS & set(text):
+            matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(text), recursive=recursive))
+            found = [m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES]
+            found = [m for m in found if not looks_like_output(m, names)]
+            if not found:
+                errors.append(f"no images match {text}")
+            for p in found:
+                add(InputFile(p))
+        else:
+            errors.append(f"{text} does not exist")
+    return files, errors
+
+
+def output_items(result: "TranslationResult", *, crop_only: bool = False, strip: bool = False) -> list[tuple[str, Image.Image]]:
+    """The images to write for ``result``, each with the name part that goes between the
+    input's stem and the suffix: ``Blond_Hair`` (photo with faces pasted back, or the model
+    square with ``detect=False``), ``face2.Blond_Hair`` (``crop_only`` with several faces:
+    just that face's square) and ``all`` (``strip``: input | each target)."""
+    items: list[tuple[str, Image.Image]] = []
+    for target in result.targets:
+        if crop_only:
+            for f in result.faces:
+                token = target if len(result.faces) == 1 else f"face{f.number}.{target}"
+                items.append((token, f.outputs[target]))
+        else:
+            items.append((target, result.outputs[target]))
+    if strip:
+        items.append(("all", result.strip()))
+    return items
+
+
+def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
+    """Write ``image`` atomically in the format its suffix names (PNG, JPEG, WebP, BMP)."""
+    path = Path(path)
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise StarganError(
+            f"cannot write {path.name}: use a .png, .jpg, .webp or .bmp name (or a folder)"
+        )
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    return atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **options))
+
+
+__all__ = [
+    "OUTPUT_FORMATS", "InputFile", "collect_inputs", "example_image_path", "looks_like_output",
+    "output_items", "save_image",
+]

@@ -1,0 +1,95 @@
+"""What a run saves: the video file (``--output``) and snapshots (space key), both atomically."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StarganError
+from ..fileio import atomic_write, publish, reserve_temp
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
+
+
+def check_video_path(path: str | os.PathLike) -> Path:
+    """``path`` if it names a video container we can write, else a StarganError."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise StarganError(
+            f"cannot record to {path.name}: use a video file name ending in {', '.join(VIDEO_SUFFIXES)}"
+        )
+    if path.is_dir():
+        raise StarganError(f"{path} is a folder: --output takes a video file name, e.g. out.mp4")
+    return path
+
+
+class VideoRecorder:
+    """An mp4v video written to a temporary name in the target folder and renamed at :meth:`finish`.
+
+    A run that fails half way calls :meth:`abort` instead, which leaves nothing behind.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
+        import cv2
+
+        self.path = check_video_path(path)
+        self.size = (int(size[0]), int(size[1]))
+        # The container is chosen from the name's ending, so the temp name keeps the suffix.
+        self._tmp = reserve_temp(self.path, suffix=f".part{self.path.suffix}")
+        self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), self.size)
+        if not self._writer.isOpened():
+            self._tmp.unlink(missing_ok=True)
+            raise StarganError(f"OpenCV cannot write an mp4v video to {self.path}: try a .mp4 or .avi name")
+        self.frames = 0
+
+    def write(self, frame: np.ndarray, repeat: int = 1) -> None:
+        """Append ``frame`` (BGR) ``repeat`` times; other sizes are scaled to the video's."""
+        import cv2
+
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        for _ in range(max(1, repeat)):
+            self._writer.write(frame)
+            self.frames += 1
+
+    def finish(self) -> Path:
+        """Close the file and move it to its final name."""
+        self._writer.release()
+        return publish(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Close and delete the partial file."""
+        self._writer.release()
+        self._tmp.unlink(missing_ok=True)
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    """Write a BGR image as PNG atomically (temp file in the same folder, then rename)."""
+    import cv2
+
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise StarganError(f"could not encode {path.name} as PNG")
+    atomic_write(path, lambda tmp: tmp.write_bytes(data.tobytes()))
+
+
+def save_snapshot(folder: str | os.PathLike, original: np.ndarray, result: np.ndarray) -> tuple[Path, Path]:
+    """Write ``original`` and ``result`` (BGR) as ``stargan-<time>-<n>-original.png`` and
+    ``...-result.png`` in ``folder`` (created if needed); never overwrites a file."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise StarganError(f"--snapshots {folder} is a file: give a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    n = 1
+    while True:
+        paths = folder / f"stargan-{stamp}-{n}-original.png", folder / f"stargan-{stamp}-{n}-result.png"
+        if not (paths[0].exists() or paths[1].exists()):
+            break
+        n += 1
+    _write_png(paths[0], original)
+    _write_png(paths[1], result)
+    return paths
