@@ -1,16 +1,128 @@
-"""`stargan eval` (placeholder until it is built)."""
+"""`stargan eval`: score models with an independent attribute classifier, cycle error and FID.
+
+Thin layer: flags are parsed here, the work is :mod:`stargan_cli.evaluation`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from .common import not_built
+from ..errors import StarganError
+from .common import DeviceOption, console, err_console
+
+HELP = (
+    "Evaluate models on held-out CelebA images.\n\n"
+    "Each model translates N held-out images to every one of its targets (a hair colour set with "
+    "the others off, any other attribute flipped) and back. Per target it reports: success (the "
+    "classifier reads the target value), preservation (the other attributes read as in the input: "
+    "the model's own, and all 40), cycle L1 and PSNR, and FID against real held-out images of the "
+    "target value. The judge is a ResNet-18 attribute classifier trained once with "
+    "--train-classifier, never the GAN's discriminator.\n\n"
+    "Examples:\n\n"
+    "  stargan eval --train-classifier --image-size 128\n\n"
+    "  stargan eval --model stargan-celeba-128 --n 500 --json scores.json\n\n"
+    "  stargan eval -m runs/a/final.pt -m runs/b/final.pt\n"
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
 
-    @app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-    def eval_cmd() -> None:
-        """Not built yet."""
-        not_built("eval")
+    @app.command("eval", help=HELP, no_args_is_help=True)
+    def eval_cmd(
+        model: Annotated[
+            Optional[list[str]],
+            typer.Option("--model", "-m", help="Model name or checkpoint; repeat to compare models side by side.", show_default=False),
+        ] = None,
+        dataset: Annotated[str, typer.Option("--dataset", help="Evaluation dataset (celeba).")] = "celeba",
+        data: Annotated[
+            Optional[Path],
+            typer.Option("--data", help="CelebA folder. Default: the one `stargan download celeba` installs.", show_default=False),
+        ] = None,
+        split: Annotated[str, typer.Option("--split", help="Images to evaluate on: test (held out) or train.")] = "test",
+        n: Annotated[int, typer.Option("--n", help="Number of input images per model.", min=1)] = 200,
+        n_real: Annotated[
+            Optional[int],
+            typer.Option("--n-real", help="Real images of the split for the FID reference. Default: all.", min=2, show_default=False),
+        ] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the choice of images (and of classifier training).")] = 0,
+        batch_size: Annotated[
+            Optional[int],
+            typer.Option("--batch-size", help="Images per batch on the device (default 32; 64 for classifier training).", min=1, show_default=False),
+        ] = None,
+        fid: Annotated[
+            str,
+            typer.Option("--fid", help="FID features: auto (Inception-v3 if installed, else a random-weight stand-in), inception, standin or off."),
+        ] = "auto",
+        classifier: Annotated[
+            Optional[Path],
+            typer.Option("--classifier", help="Classifier file to use (or, with --train-classifier, to write). Default: the cached one.", show_default=False),
+        ] = None,
+        train: Annotated[
+            bool, typer.Option("--train-classifier", help="Train the attribute classifier on the CelebA training split and cache it.")
+        ] = False,
+        image_size: Annotated[
+            Optional[int],
+            typer.Option("--image-size", help="Classifier training size. Default: the first model's size, else 128.", min=8, show_default=False),
+        ] = None,
+        epochs: Annotated[float, typer.Option("--epochs", help="Classifier training epochs.", min=0.0)] = 3.0,
+        iters: Annotated[
+            Optional[int],
+            typer.Option("--iters", help="Classifier training steps (instead of --epochs).", min=1, show_default=False),
+        ] = None,
+        lr: Annotated[float, typer.Option("--lr", help="Classifier learning rate (Adam).")] = 1e-3,
+        json_file: Annotated[
+            Optional[Path],
+            typer.Option("--json", help="Also write the results to this JSON file (layout in the README).", show_default=False),
+        ] = None,
+        device: DeviceOption = None,
+    ) -> None:
+        from rich.markup import escape
+
+        from ..checkpoints import load_checkpoint
+        from ..devices import select_device
+        from ..evaluation import EvalSettings, choose_extractor, evaluate_models, find_classifier, load_classifier
+        from ..evaluation.report import RichProgress, accuracy_table, print_report, write_json
+        from ..evaluation.runner import model_names, train_celeba_classifier
+        from ..model_store import resolve_model
+
+        specs = list(model or [])
+        if not specs and not train:
+            raise StarganError("nothing to do: pass --model NAME|PATH to evaluate, or --train-classifier")
+        if json_file is not None and not specs:
+            raise StarganError("--json saves evaluation results: pass --model NAME|PATH too")
+        settings = EvalSettings(data=data, dataset=dataset, split=split, n=n, n_real=n_real, seed=seed,
+                                batch_size=batch_size or 32)
+        dev = select_device(device)
+        paths = [resolve_model(spec) for spec in specs]
+        sizes = [load_checkpoint(p).config.image_size for p in paths]
+        quiet = not err_console.is_terminal
+
+        with RichProgress(quiet=quiet, console=err_console) as progress:
+            if train:
+                size = image_size or (sizes[0] if sizes else 128)
+                trained = train_celeba_classifier(
+                    data, size, epochs=epochs, iters=iters, batch_size=batch_size or 64, lr=lr, seed=seed,
+                    device=dev, path=classifier, progress=progress, quiet=quiet,
+                )
+                console.print(accuracy_table(trained))
+                console.print(f"Classifier saved to {escape(str(trained.path))}", highlight=False, soft_wrap=True)
+                if not specs:
+                    return
+                judge = trained
+            else:
+                judge = load_classifier(find_classifier(sizes[0], classifier), dev)
+            extractor = choose_extractor(
+                fid, dev, warn=lambda msg: err_console.print(f"[yellow]Note:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+            )
+            report = evaluate_models(
+                list(zip(model_names(specs), paths)), judge, settings,
+                extractor=extractor, device=dev, progress=progress, quiet=quiet,
+            )
+        print_report(report, console)
+        if json_file is not None:
+            written = write_json(report, json_file)
+            console.print(f"Results written to {escape(str(written))}", highlight=False, soft_wrap=True)
