@@ -1,0 +1,184 @@
+"""TrainConfig: every setting of a training run, as stored in the run's ``config.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
+from ..errors import StarganError
+from .losses import ADVERSARIAL_LOSSES
+from .schedule import SCHEDULES
+
+DATASETS = ("celeba", "folder", "both")
+NORMS = ("concat", "lookup")
+PRECISIONS = ("fp32", "bf16", "fp16")
+CONFIG_NAME = "config.json"
+
+# Settings a resumed run may change: where and how it runs, how long, how often it reports.
+# Everything else (model shape, data, losses, optimiser) is fixed by the run being resumed.
+RESUMABLE_OVERRIDES = frozenset({
+    "iters", "data", "folder_data", "device", "num_workers", "save_every", "keep",
+    "sample_every", "log_every", "tensorboard", "quiet", "use_cache",
+    "cuda_graphs", "compile", "channels_last",  # how fast, not what is computed
+})
+
+
+@dataclass
+class TrainConfig:
+    """All hyper-parameters and run settings of ``stargan train`` (defaults: the paper's).
+
+    ``data`` is the CelebA folder for ``dataset="celeba"``/``"both"`` (None: the folder that
+    ``stargan download celeba`` fills) and the folder dataset for ``dataset="folder"``;
+    ``folder_data`` is the folder dataset of ``dataset="both"``. ``batch_size`` is per process
+    under torchrun. ``decay_iters`` larger than ``iters`` decays over the whole run.
+    ``device``/``precision``/``num_workers`` None pick the defaults for the machine, and
+    ``cuda_graphs`` None means on for one CUDA process in bf16/fp32 (see
+    :func:`fastpath.plan_speed`); ``compile`` and ``channels_last`` are opt-in.
+    ``out`` None: a new folder under ``paths.runs_dir()``. ``resume``: a run folder to continue.
+    """
+
+    dataset: str = "celeba"
+    data: str | None = None
+    folder_data: str | None = None
+    attrs: tuple[str, ...] = DEFAULT_ATTRIBUTES
+    image_size: int = 128
+    norm: str = "concat"
+    loss: str = "wgan-gp"
+    g_conv_dim: int = 64
+    d_conv_dim: int = 64
+    g_repeat: int = 6
+    d_repeat: int = 6
+    batch_size: int = 16
+    iters: int = 200_000
+    decay_iters: int = 100_000
+    lr_schedule: str = "paper"
+    g_lr: float = 1e-4
+    d_lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_critic: int = 5
+    lambda_cls: float = 1.0
+    lambda_rec: float = 10.0
+    lambda_gp: float = 10.0
+    seed: int = 1234
+    device: str | None = None
+    precision: str | None = None
+    cuda_graphs: bool | None = None
+    compile: bool = False
+    channels_last: bool = False
+    num_workers: int | None = None
+    out: str | None = None
+    save_every: int = 10_000
+    keep: int = 3
+    sample_every: int = 1_000
+    sample_count: int = 8
+    log_every: int = 10
+    tensorboard: bool = True
+    quiet: bool = False
+    use_cache: bool = True
+    resume: str | None = None
+
+    def __post_init__(self) -> None:
+        self.attrs = tuple(self.attrs)
+        for name in ("data", "folder_data", "out", "resume"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, str(value))
+
+    def validate(self) -> "TrainConfig":
+        """Check every setting; raise StarganError naming the flag to fix. Returns self."""
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise StarganError(message)
+
+        need(self.dataset in DATASETS, f"--dataset must be one of {', '.join(DATASETS)}, not {self.dataset!r}")
+        need(self.norm in NORMS, f"--norm must be concat or lookup, not {self.norm!r}")
+        need(self.loss in ADVERSARIAL_LOSSES, f"--loss must be wgan-gp or hinge, not {self.loss!r}")
+        need(self.lr_schedule in SCHEDULES, f"--lr-schedule must be paper or official, not {self.lr_schedule!r}")
+        need(self.precision is None or self.precision in PRECISIONS,
+             f"--precision must be fp32, bf16 or fp16, not {self.precision!r}")
+        if self.dataset == "folder":
+            need(self.data is not None, "--dataset folder needs --data DIR: a folder with one subfolder of images per domain")
+            self.attrs = ()  # the domains are the dataset's subfolders
+        else:
+            self.attrs = tuple(parse_attribute_list(list(self.attrs)))
+        if self.dataset == "both":
+            need(self.folder_data is not None,
+                 "--dataset both needs --folder-data DIR: a folder with one subfolder of images per domain")
+        for name in ("image_size", "g_conv_dim", "d_conv_dim", "g_repeat", "d_repeat", "batch_size", "iters",
+                     "n_critic", "save_every", "keep", "sample_every", "log_every", "sample_count"):
+            need(int(getattr(self, name)) >= 1, f"--{name.replace('_', '-')} must be at least 1")
+        need(self.batch_size >= 2, "--batch-size must be at least 2 (targets are a permutation of the batch's labels)")
+        need(self.decay_iters >= 0, "--decay-iters must be 0 or more")
+        need(self.image_size % 4 == 0, f"--image-size must be a multiple of 4 (the generator halves it twice), not {self.image_size}")
+        need(self.image_size % 2**self.d_repeat == 0,
+             f"--image-size {self.image_size} must be divisible by 2**--d-repeat = {2**self.d_repeat}: "
+             "lower --d-repeat or change the size")
+        for name in ("g_lr", "d_lr", "lambda_cls", "lambda_rec", "lambda_gp"):
+            need(float(getattr(self, name)) >= 0, f"--{name.replace('_', '-')} must not be negative")
+        need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "--beta1 and --beta2 must be in [0, 1)")
+        need(self.num_workers is None or self.num_workers >= 0, "--num-workers must be 0 or more")
+        return self
+
+    @property
+    def effective_decay_iters(self) -> int:
+        """``decay_iters``, at most ``iters``."""
+        return min(self.decay_iters, self.iters)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        data = asdict(self)
+        data["attrs"] = list(self.attrs)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys (newer files) are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def run_name(self, stamp: str) -> str:
+        """Default run folder name, e.g. ``20250101-120000-concat-wgan-gp-5attrs-128px``."""
+        if self.dataset == "folder":
+            what = "folder"
+        else:
+            what = f"{len(self.attrs)}attrs" + ("-folder" if self.dataset == "both" else "")
+        return f"{stamp}-{self.norm}-{self.loss}-{what}-{self.image_size}px"
+
+
+def read_run_config(run_dir: str | Path) -> TrainConfig:
+    """The TrainConfig stored in ``run_dir/config.json``."""
+    path = Path(run_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise StarganError(f"{run_dir} is not a training run folder (it has no {CONFIG_NAME})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return TrainConfig.from_dict(data["train"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise StarganError(f"{path} is damaged ({err}); it cannot be resumed") from None
+
+
+def resume_config(run_dir: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The config to continue ``run_dir`` with: its own, with ``overrides`` applied.
+
+    Only :data:`RESUMABLE_OVERRIDES` may differ from the stored value; asking to change the
+    model, data or optimiser of a run raises StarganError.
+    """
+    stored = read_run_config(run_dir)
+    overrides = dict(overrides or {})
+    for key, value in overrides.items():
+        if key not in RESUMABLE_OVERRIDES:
+            current = getattr(stored, key)
+            if key == "attrs":
+                value = tuple(value)
+            if value != current:
+                flag = "--" + key.replace("_", "-")
+                raise StarganError(
+                    f"{flag} cannot change when resuming (the run uses {current!r}); "
+                    "start a new run instead"
+                )
+    allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES}
+    return replace(stored, **allowed, resume=str(run_dir), out=str(run_dir))

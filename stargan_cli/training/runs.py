@@ -1,0 +1,82 @@
+"""The run folder: where checkpoints, samples and logs go, and how checkpoints are found.
+
+    RUN/config.json             every setting (TrainConfig, ModelConfig, what was resolved)
+    RUN/checkpoints/NNNNNN.pt   training checkpoints, the last --keep of them
+    RUN/final.pt                the final checkpoint (a hard link to its checkpoints/ twin)
+    RUN/samples/NNNNNN.jpg      sample grids
+    RUN/metrics.jsonl           one JSON line per log step
+    RUN/tensorboard/            TensorBoard events (when it is installed)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..checkpoints import Checkpoint, atomic_write, load_checkpoint
+from ..errors import StarganError
+
+CHECKPOINT_DIR = "checkpoints"
+SAMPLES_DIR = "samples"
+FINAL_NAME = "final.pt"
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    """``run_dir/checkpoints/NNNNNN.pt``."""
+    return run_dir / CHECKPOINT_DIR / f"{step:06d}.pt"
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of the run's periodic checkpoints, oldest first."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    found = []
+    if folder.is_dir():
+        for path in folder.glob("*.pt"):
+            if path.stem.isdigit():
+                found.append((int(path.stem), path))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: Path) -> tuple[Path, Checkpoint]:
+    """The newest readable training checkpoint of ``run_dir`` (an unreadable one is skipped)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise StarganError(f"cannot resume: {run_dir} does not exist")
+    errors = []
+    for _, path in reversed(list_checkpoints(run_dir)):
+        try:
+            checkpoint = load_checkpoint(path)
+        except StarganError as err:
+            errors.append(str(err))
+            continue
+        if checkpoint.training is None:
+            errors.append(f"{path} holds no training state")
+            continue
+        return path, checkpoint
+    detail = f" ({errors[0]})" if errors else ""
+    raise StarganError(
+        f"cannot resume: {run_dir} has no usable checkpoint in {CHECKPOINT_DIR}/{detail}; "
+        "pass a run folder that `stargan train` saved checkpoints in"
+    )
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Make ``target`` the same file as ``source``: a hard link where possible, else a copy; atomic."""
+    tmp = target.with_name(f".{target.name}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        atomic_write(target, lambda path: shutil.copyfile(source, path))
+
+
+def remove_temporaries(run_dir: Path) -> None:
+    """Delete the temporary files a killed run can leave behind (atomic writes in progress)."""
+    for folder in (run_dir, run_dir / CHECKPOINT_DIR, run_dir / SAMPLES_DIR):
+        for path in folder.glob(".*.tmp"):
+            path.unlink(missing_ok=True)
+        for path in folder.glob(".*.link"):
+            path.unlink(missing_ok=True)

@@ -1,0 +1,152 @@
+"""The hot path: batch preparation, one discriminator step, one generator step.
+
+Plain functions over a :class:`Networks` bundle and device tensors, with no host
+synchronisation: losses come back as one detached tensor per step, read by the caller only
+at log steps. Under DistributedDataParallel, ``G_train``/``D_train`` are the wrapped modules
+used for the forward passes whose gradients must be averaged across processes; ``G``/``D`` are
+the plain modules, used where no parameter gradient is wanted (the fake images of the D step,
+the critic of the G step) and for the gradient penalty, whose double backward then flows into
+the same parameters within the single backward pass that DDP synchronises.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..images import normalize
+from .labels import LabelPart
+from .losses import (
+    classification_loss,
+    critic_loss,
+    generator_adversarial_loss,
+    gradient_penalty,
+    reconstruction_loss,
+)
+
+D_LOSSES = ("d_real", "d_fake", "d_cls", "d_gp", "d_loss")
+G_LOSSES = ("g_fake", "g_rec", "g_cls", "g_loss")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Which adversarial loss, and the weights of the other terms (the paper's lambdas)."""
+
+    loss: str = "wgan-gp"
+    lambda_cls: float = 1.0
+    lambda_rec: float = 10.0
+    lambda_gp: float = 10.0
+
+
+@dataclass
+class Networks:
+    """Models, their training wrappers, optimizers, gradient scalers and the precision."""
+
+    G: nn.Module
+    D: nn.Module
+    G_train: nn.Module
+    D_train: nn.Module
+    g_optimizer: torch.optim.Optimizer
+    d_optimizer: torch.optim.Optimizer
+    g_scaler: Any
+    d_scaler: Any
+    autocast_dtype: torch.dtype | None = None
+
+    def autocast(self, device: torch.device):
+        """Autocast context for forward passes (a no-op in fp32)."""
+        if self.autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
+
+
+def prepare_images(images: torch.Tensor, generator: torch.Generator | None, flip: bool = True) -> torch.Tensor:
+    """uint8 images (B, 3, H, W) already on the device to [-1, 1] floats, each mirrored
+    left-right with probability 1/2 (the original's RandomHorizontalFlip), drawn from
+    ``generator`` on the device."""
+    x = normalize(images)
+    if not flip:
+        return x
+    mirror = torch.rand(x.size(0), generator=generator, device=x.device) < 0.5
+    return torch.where(mirror[:, None, None, None], x.flip(3), x)
+
+
+def _optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: Any) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None and scaler.is_enabled():
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+
+
+def discriminator_step(
+    nets: Networks,
+    x_real: torch.Tensor,
+    c_org: torch.Tensor,
+    c_trg: torch.Tensor,
+    part: LabelPart,
+    weights: LossWeights,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One update of D; returns the detached losses in the order of :data:`D_LOSSES`.
+
+    Real and fake images go through D as one batch (D has no batch statistics, so this equals
+    two passes). The classification loss covers only ``part``'s block of the label.
+    """
+    device = x_real.device
+    batch = x_real.size(0)
+    with nets.autocast(device):
+        with torch.no_grad():
+            x_fake = nets.G(x_real, c_trg)
+        src, cls = nets.D_train(torch.cat([x_real, x_fake.to(x_real.dtype)]))
+        src_real, src_fake = src.float().split(batch)
+        d_real, d_fake = critic_loss(weights.loss, src_real, src_fake)
+        d_cls = classification_loss(cls[:batch, part.start : part.stop], c_org[:, part.start : part.stop], part.mode)
+    if weights.loss == "wgan-gp" and weights.lambda_gp:
+        alpha = torch.rand(batch, 1, 1, 1, generator=generator, device=device)
+        # Not loss-scaled under fp16: the penalised gradient has norm near 1, far from underflow.
+        with nets.autocast(device):
+            d_gp = gradient_penalty(lambda x: nets.D(x)[0].float(), x_real, x_fake.float(), alpha)
+    else:
+        d_gp = torch.zeros((), device=device)
+    d_loss = d_real + d_fake + weights.lambda_cls * d_cls + weights.lambda_gp * d_gp
+    _optimizer_step(d_loss, nets.d_optimizer, nets.d_scaler)
+    return torch.stack([d_real, d_fake, d_cls, d_gp, d_loss]).detach()
+
+
+def generator_step(
+    nets: Networks,
+    x_real: torch.Tensor,
+    c_org: torch.Tensor,
+    c_trg: torch.Tensor,
+    part: LabelPart,
+    weights: LossWeights,
+) -> torch.Tensor:
+    """One update of G; returns the detached losses in the order of :data:`G_LOSSES`.
+
+    Translate to the target, score with D (whose parameters are frozen meanwhile, so no D
+    gradient is computed), translate back to the original label for the cycle loss.
+    """
+    device = x_real.device
+    for p in nets.D.parameters():
+        p.requires_grad_(False)
+    try:
+        with nets.autocast(device):
+            x_fake = nets.G_train(x_real, c_trg)
+            src, cls = nets.D(x_fake)
+            x_rec = nets.G_train(x_fake, c_org)
+            g_fake = generator_adversarial_loss(weights.loss, src.float())
+            g_cls = classification_loss(cls[:, part.start : part.stop], c_trg[:, part.start : part.stop], part.mode)
+            g_rec = reconstruction_loss(x_real, x_rec)
+        g_loss = g_fake + weights.lambda_rec * g_rec + weights.lambda_cls * g_cls
+        _optimizer_step(g_loss, nets.g_optimizer, nets.g_scaler)
+    finally:
+        for p in nets.D.parameters():
+            p.requires_grad_(True)
+    return torch.stack([g_fake, g_rec, g_cls, g_loss]).detach()

@@ -1,0 +1,154 @@
+"""Resuming: exact continuation, Ctrl-C in a real process, SIGKILL at any moment, clear errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from stargan_cli.checkpoints import load_checkpoint
+from stargan_cli.cli import app
+from stargan_cli.errors import StarganError
+from stargan_cli.training import TrainingInterrupted, loop, resume_config, train
+from test_train import TINY, make_celeba, one_thread, read_metrics, tiny  # noqa: F401  (one_thread: autouse)
+
+
+@pytest.fixture(scope="module")
+def celeba_root(tmp_path_factory) -> Path:
+    return make_celeba(tmp_path_factory.mktemp("data") / "celeba")
+
+
+def _stop_at(monkeypatch, step: int) -> None:
+    """Make the trainer behave as if Ctrl-C arrived during iteration ``step``."""
+    original = loop.Trainer._after_step
+
+    def after_step(self):
+        original(self)
+        if self.step == step:
+            self._signals.signum = signal.SIGINT
+
+    monkeypatch.setattr(loop.Trainer, "_after_step", after_step)
+
+
+def _assert_same_state(a: Path, b: Path) -> None:
+    ca, cb = load_checkpoint(a), load_checkpoint(b)
+    assert ca.step == cb.step
+    for name in ("G", "D"):
+        sa, sb = getattr(ca, name), getattr(cb, name)
+        assert sa.keys() == sb.keys()
+        for key in sa:
+            assert torch.equal(sa[key], sb[key]), f"{name}.{key} differs"
+    for opt in ("g_optimizer", "d_optimizer"):
+        for pa, pb in zip(ca.training[opt]["state"].values(), cb.training[opt]["state"].values()):
+            for key in pa:
+                assert torch.equal(torch.as_tensor(pa[key]), torch.as_tensor(pb[key])), f"{opt}.{key} differs"
+
+
+@pytest.mark.parametrize("dataset", ["celeba", "both"])
+def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
+    """2N steps in one go equal N steps, a stop, a resume and N more: same weights and
+    optimizer states, bit for bit. 10 steps of 4 cross an epoch (22 training images) and the
+    learning rate decays during all of them (the paper schedule over the whole run)."""
+    extra = {}
+    if dataset == "both":
+        from test_train import make_folder
+
+        extra = {"dataset": "both", "folder_data": str(make_folder(tmp_path / "faces")), "attrs": ("Blond_Hair", "Male")}
+    settings = dict(iters=10, decay_iters=10, n_critic=3, save_every=100, log_every=2, sample_every=100, **extra)
+    straight = train(tiny(celeba_root, tmp_path / "straight", **settings))
+
+    _stop_at(monkeypatch, 5)
+    with pytest.raises(TrainingInterrupted) as info:
+        train(tiny(celeba_root, tmp_path / "split", **settings))
+    assert info.value.step == 5
+    monkeypatch.undo()
+    # The resumed half uses data-loader worker processes: the batches must not depend on them.
+    resumed = train(resume_config(tmp_path / "split", {"num_workers": 2}))
+    assert resumed == tmp_path / "split"
+    _assert_same_state(straight / "final.pt", resumed / "final.pt")
+    # The log continues without repeating steps.
+    assert [m["step"] for m in read_metrics(resumed)] == [2, 4, 6, 8, 10]
+
+
+def test_resume_can_extend_a_finished_run(celeba_root, tmp_path):
+    run = train(tiny(celeba_root, tmp_path / "run", iters=4, decay_iters=0))
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "--iters", "6", "-q", "--num-workers", "0"])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(run / "final.pt").step == 6
+    assert [m["step"] for m in read_metrics(run)] == [2, 4, 6]
+
+
+def test_resume_errors_are_clear(celeba_root, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--resume", str(tmp_path / "nothing")])
+    assert result.exit_code == 1 and "not a training run folder" in result.output
+    run = train(tiny(celeba_root, tmp_path / "run", iters=2))
+    for path in (run / "checkpoints").iterdir():
+        path.unlink()
+    result = runner.invoke(app, ["train", "--resume", str(run)])
+    assert result.exit_code == 1 and "no usable checkpoint" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = runner.invoke(app, ["train", "--resume", str(run), "--norm", "lookup"])
+    assert result.exit_code == 1 and "--norm cannot change when resuming" in result.output
+    with pytest.raises(StarganError, match="--g-lr cannot change"):
+        resume_config(run, {"g_lr": 1.0})
+
+
+def _start(args: list[str], tmp_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    log = open(tmp_path / "train.log", "w")
+    return subprocess.Popen([sys.executable, "-m", "stargan_cli", "train", *args], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(f"training exited early with {proc.returncode}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("training did not get going in time")
+        time.sleep(0.1)
+
+
+def test_ctrl_c_in_a_real_process_saves_and_resumes(celeba_root, tmp_path):
+    run = tmp_path / "run"
+    proc = _start(["--data", str(celeba_root), "--out", str(run), "--iters", "100000", "--log-every", "1",
+                   "--save-every", "100000", "-q", *TINY], tmp_path)
+    _wait_for(lambda: (run / "metrics.jsonl").exists() and (run / "metrics.jsonl").read_text().count("\n") >= 2, proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    log = (tmp_path / "train.log").read_text()
+    assert "Interrupted at step" in log and f"--resume {run}" in log
+    saved = list((run / "checkpoints").glob("*.pt"))
+    assert len(saved) == 1
+    step = load_checkpoint(saved[0]).step
+    assert step >= 2 and saved[0].name == f"{step:06d}.pt"
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "--iters", str(step + 2), "-q"])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(run / "final.pt").step == step + 2
+
+
+def test_sigkill_never_leaves_a_broken_checkpoint(celeba_root, tmp_path):
+    run = tmp_path / "run"
+    proc = _start(["--data", str(celeba_root), "--out", str(run), "--iters", "100000", "--save-every", "1",
+                   "--keep", "1000", "-q", *TINY], tmp_path)
+    _wait_for(lambda: len(list((run / "checkpoints").glob("*.pt"))) >= 3 if (run / "checkpoints").exists() else False, proc)
+    proc.send_signal(signal.SIGKILL)  # most likely in the middle of writing the next checkpoint
+    proc.wait(timeout=30)
+    saved = sorted((run / "checkpoints").glob("*.pt"))
+    for path in saved:
+        assert load_checkpoint(path).step == int(path.stem)
+    last = int(saved[-1].stem)
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "--iters", str(last + 1), "-q"])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(run / "final.pt").step == last + 1
+    assert not list((run / "checkpoints").glob(".*"))  # temporary files of the killed write are gone
