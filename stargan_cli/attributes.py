@@ -13,6 +13,8 @@ from .errors import StarganError
 if TYPE_CHECKING:
     import torch
 
+    from .models.config import ModelConfig
+
 # The 40 attributes in the order of list_attr_celeba.txt.
 CELEBA_ATTRIBUTES: tuple[str, ...] = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
@@ -168,17 +170,20 @@ def exclusive_hair(labels: "torch.Tensor", attributes: Sequence[str]) -> "torch.
     return out
 
 
-def random_targets(
-    labels: "torch.Tensor", attributes: Sequence[str], generator: "torch.Generator | None" = None
-) -> "torch.Tensor":
-    """Training targets as the paper: a random permutation of the batch's labels."""
-    import torch
+def exclusive_block_start(config: "ModelConfig") -> int:
+    """Index of the first exclusive (single-label) domain in ``config.attributes``.
 
-    perm = torch.randperm(labels.size(0), generator=generator, device="cpu").to(labels.device)
-    return labels[perm]
+    A model's attributes are, in order: independent on/off attributes (all of them for a
+    CelebA ``multi`` model, none for a ``single`` folder model, the CelebA block of a
+    ``joint`` one), then exclusive domains of which exactly one is on.
+    """
+    if config.label_mode == "multi":
+        return len(config.attributes)
+    if config.label_mode == "single":
+        return 0
+    return int(config.joint_split)
 
 
-def describe_label(label: Sequence[float], attributes: Sequence[str]) -> str:
-    """Short text of the attributes that are on, e.g. ``Blond_Hair+Young``."""
-    on = [a for a, v in zip(attributes, label) if v > 0.5]
-    return "+".join(on) if on else "none"
+def target_name(targets: Mapping[str, float]) -> str:
+    """File-name friendly name of a target set: ``Blond_Hair+Male=0``."""
+    return "+".join(name if value == 1 else f"{name}={value:g}" for name, value in targets.items())

@@ -35,14 +35,16 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, Un
 import numpy as np
 from PIL import Image, ImageOps
 
-from .attributes import HAIR_COLORS, apply_targets, parse_targets, single_domain_targets, split_names
+from .attributes import (
+    HAIR_COLORS, apply_targets, exclusive_block_start, parse_targets, single_domain_targets,
+    split_names, target_name,
+)
 from .errors import StarganError
 from .faces import Box, celeba_box, detect_faces, extract_crop, paste_back
 from .image_files import (  # noqa: F401 - re-exported: they used to live here
     OUTPUT_FORMATS, InputFile, collect_inputs, example_image_path, looks_like_output, output_items, save_image,
 )
 from .images import crop_resize, normalize, open_image, pil_to_uint8, tensor_to_pil, to_rgb
-from .labels import exclusive_block_start, target_name
 
 if TYPE_CHECKING:
     import torch

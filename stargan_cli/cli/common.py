@@ -30,8 +30,3 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
     """Print ``Error: message`` on one line to stderr and return the Exit to raise."""
     print_error(message)
     return typer.Exit(code)
-
-
-def not_built(command: str) -> None:
-    """For a subcommand that does not exist yet: say so and exit non-zero."""
-    raise fail(f"`stargan {command}` is not built yet in this version", code=2)

@@ -143,6 +143,14 @@ def _thread_prefetch(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _ignore_sigint(worker_id: int) -> None:
+    """Ctrl-C in a terminal reaches the whole process group: workers ignore it, so the main
+    process can save a checkpoint and shut them down in order."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class BatchLoader:
     """Iterable over ``(images uint8 (B,3,S,S), labels float32 (B,n))`` batches, one epoch per pass.
 
@@ -199,6 +207,7 @@ class BatchLoader:
                 pin_memory=self.pin_memory,
                 persistent_workers=True,
                 prefetch_factor=max(2, self.prefetch),
+                worker_init_fn=_ignore_sigint,
             )
 
     def __len__(self) -> int:

@@ -139,7 +139,7 @@ def celeba_block(config: "ModelConfig") -> tuple[tuple[str, ...], Callable[["tor
     """
     import torch
 
-    from ..labels import exclusive_block_start
+    from ..attributes import exclusive_block_start
 
     if config.label_mode == "multi":
         names = tuple(config.attributes)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..attributes import CELEBA_ATTRIBUTES, HAIR_COLORS, resolve_attribute, split_names
 from ..errors import StarganError
-from ..labels import exclusive_block_start, target_name
+from ..attributes import exclusive_block_start, target_name
 
 if TYPE_CHECKING:
     from ..translate import Translator

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol, Sequence
 from PIL import Image
 
 from ..errors import StarganError
-from ..labels import target_name
+from ..attributes import target_name
 
 if TYPE_CHECKING:
     from ..translate import Translator
