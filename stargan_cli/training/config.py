@@ -35,8 +35,8 @@ class TrainConfig:
     ``folder_data`` is the folder dataset of ``dataset="both"``. ``batch_size`` is per process
     under torchrun. ``decay_iters`` larger than ``iters`` decays over the whole run.
     ``device``/``precision``/``num_workers`` None pick the defaults for the machine, and
-    ``cuda_graphs`` None means on for one CUDA process in bf16/fp32 (see
-    :func:`fastpath.plan_speed`); ``compile`` and ``channels_last`` are opt-in.
+    ``cuda_graphs``, ``compile`` and ``channels_last`` are opt-in (see
+    :func:`fastpath.plan_speed`).
     ``out`` None: a new folder under ``paths.runs_dir()``. ``resume``: a run folder to continue.
     """
 

@@ -86,13 +86,16 @@ def plan_speed(
 ) -> SpeedPlan:
     """Resolve the speed settings for ``device``; None means the default.
 
-    Defaults: bf16 autocast on CUDA and fp32 elsewhere (:func:`devices.default_precision`);
-    CUDA graphs on for a single CUDA process in bf16/fp32; no torch.compile; channels-last off
-    (slower on the CPU in our measurements, unmeasured on GPUs: see benchmarks/RESULTS.md).
+    Defaults (benchmarks/RESULTS.md says why): bf16 autocast on CUDA and fp32 elsewhere
+    (:func:`devices.default_precision`; bf16 is about 2x slower than fp32 on CPUs); CUDA graphs
+    opt-in (``--cuda-graphs``) until benchmarks/gpu_check.sh has measured them on a GPU (every
+    capture is checked against eager at run time and falls back with a warning); no torch.compile (not yet measured on a GPU);
+    channels-last off (5-10% slower on the CPU we measured, unmeasured on GPUs). Graphs asked for
+    where they cannot run (CPU, torchrun, fp16) are off, with a note saying why.
     """
     precision = precision or default_precision(device)
     notes: list[str] = []
-    graphs = device.type == "cuda" if cuda_graphs is None else bool(cuda_graphs)
+    graphs = bool(cuda_graphs)
     if graphs:
         reason = None
         if device.type != "cuda":
@@ -206,17 +209,20 @@ def run_iteration(
     generator: torch.Generator | None,
     train_g: bool,
     channels_last: bool = False,
+    d_step: Callable[..., torch.Tensor] = discriminator_step,
+    g_step: Callable[..., torch.Tensor] = generator_step,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One iteration on a device batch: flips, random targets, a D step, a G step if
-    ``train_g``. Returns the D losses and the G losses (None without a G step)."""
+    ``train_g``. Returns the D losses and the G losses (None without a G step).
+    ``d_step``/``g_step`` replace the step functions (same signatures)."""
     x_real = prepare_images(images, generator)
     if channels_last:
         x_real = x_real.contiguous(memory_format=torch.channels_last)
     label_trg = random_targets(labels, part, generator)
     c_org = model_label(labels, part, c_dim)
     c_trg = model_label(label_trg, part, c_dim)
-    d_losses = discriminator_step(nets, x_real, c_org, c_trg, part, weights, generator)
-    g_losses = generator_step(nets, x_real, c_org, c_trg, part, weights) if train_g else None
+    d_losses = d_step(nets, x_real, c_org, c_trg, part, weights, generator)
+    g_losses = g_step(nets, x_real, c_org, c_trg, part, weights) if train_g else None
     return d_losses, g_losses
 
 
@@ -309,7 +315,8 @@ class TrainStep:
     without a G step) as device tensors, read by the caller only at log steps. With
     ``cuda_graphs`` False it is exactly :func:`run_iteration` on device copies of the batch.
     ``say`` receives the warning when graphs are turned off mid-run (default: a
-    :class:`GraphFallbackWarning`). ``backend`` replaces the CUDA graph machinery (tests).
+    :class:`GraphFallbackWarning`). ``backend`` replaces the CUDA graph machinery (tests);
+    ``d_step``/``g_step`` the step functions.
     """
 
     def __init__(
@@ -325,6 +332,8 @@ class TrainStep:
         verify: bool = True,
         say: Callable[[str], None] | None = None,
         backend: Any | None = None,
+        d_step: Callable[..., torch.Tensor] = discriminator_step,
+        g_step: Callable[..., torch.Tensor] = generator_step,
     ):
         self.nets = nets
         self.weights = weights
@@ -334,6 +343,7 @@ class TrainStep:
         self.warmup = max(1, int(warmup))
         self.verify = verify
         self._say = say
+        self._steps = (d_step, g_step)
         self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._kinds: dict[tuple, _Kind] = {}
         self.backend = backend
@@ -383,7 +393,7 @@ class TrainStep:
     # ------------------------------------------------------------------------- internals
     def _eager(self, part, images, labels, generator, train_g):
         return run_iteration(self.nets, self.weights, self.c_dim, part, images, labels, generator, train_g,
-                             self.channels_last)
+                             self.channels_last, *self._steps)
 
     def _to_device(self, index: int, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch on the device, in buffers reused from step to step (pinned host tensors

@@ -52,7 +52,7 @@ from .runs import (
 from .report import METRICS_NAME, ConsoleReport, MetricsLog, open_tensorboard
 from .samples import sample_grid, save_grid
 from .schedule import LRSchedule
-from .step import D_LOSSES, G_LOSSES, LossWeights, prepare_images
+from .step import D_LOSSES, G_LOSSES, LossWeights, discriminator_step, generator_step, prepare_images
 
 TRAINING_STATE_VERSION = 1
 
@@ -182,7 +182,8 @@ class Trainer:
         self.metrics = None
         self.tensorboard = None
         device = self.device
-        self.plan = plan_speed(device, cfg.precision, cfg.cuda_graphs, cfg.compile, cfg.channels_last, self.dist.enabled)
+        self.plan = plan_speed(device, cfg.precision, cfg.cuda_graphs, cfg.compile, cfg.channels_last,
+                               distributed=self.dist.enabled)
         self.precision = self.plan.precision
         if self.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise StarganError("this GPU has no bf16 support: use --precision fp16 or fp32")
@@ -237,7 +238,8 @@ class Trainer:
         if self.plan.compile:
             compile_networks(self.nets)
         self.stepper = TrainStep(self.nets, self.weights, self.c_dim, device, cuda_graphs=self.plan.cuda_graphs,
-                                 channels_last=self.plan.channels_last, say=self._warn)
+                                 channels_last=self.plan.channels_last, say=self._warn,
+                                 d_step=discriminator_step, g_step=generator_step)
         self._prepare_samples(cfg)
         self._last_saved = self.step
         if self.dist.is_main:

@@ -1,0 +1,460 @@
+"""Training speed: the original StarGAN step (fp32) against our trainer's step, same machine.
+
+    python benchmarks/train_speed.py [--device auto] [--batch-sizes 16,64] [--quick]
+    python benchmarks/train_speed.py --variants original,fast,fast-nographs,fast-fp32,fast-cl
+    python benchmarks/train_speed.py --loss-check 300 [--json out.json]
+    python benchmarks/train_speed.py --sync-check 50
+
+One iteration = one D step, plus a G step every ``--n-critic`` (5) iterations, on synthetic
+data already on the device (the data pipeline is measured by ``data_speed.py``). Variants:
+
+* ``original``: a re-creation of the original solver's step (yunjey/stargan ``solver.py``): D
+  on real and fake images in separate passes, the penalty's critic pass, both optimizers'
+  gradients reset, plain ``torch.optim.Adam``, ``.item()`` of every loss every iteration,
+  labels drawn and moved to the device each step, stock ``nn.InstanceNorm2d`` with running
+  statistics, fp32 (PyTorch's default TF32 convolutions on CUDA, as the original got);
+* ``fast``: our trainer's :class:`TrainStep` with its defaults for the device (bf16 autocast,
+  fused capturable Adam and CUDA graphs on CUDA; fp32 on the CPU), losses accumulated on the
+  device as the trainer does;
+* ``fast-nographs``, ``fast-fp32`` (fp32, no graphs), ``fast-cl`` (channels-last),
+  ``fast-compile`` (torch.compile), ``fast-fp16``: the same with one setting changed.
+
+Each variant is warmed up (``--warmup`` iterations: the fast path captures its graphs then),
+then timed over ``--windows`` windows of ``--window`` iterations, the variants' windows
+interleaved so that a busy machine slows all alike; the table shows the median it/s and the
+ratio to ``original``. ``--loss-check N`` trains N iterations from the same weights, data and
+random draws with fp32 eager (the reference), the defaults, bf16 without graphs, and fp32 with
+other random draws (the natural spread), and compares 20-iteration means of every loss.
+``--sync-check N`` runs N iterations of the default fast path (after warm-up) under
+``torch.cuda.set_sync_debug_mode("error")``: any host synchronisation fails it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from stargan_cli.devices import select_device  # noqa: E402
+from stargan_cli.models import InstanceNorm, ModelConfig, build_discriminator, build_generator  # noqa: E402
+from stargan_cli.training import fastpath  # noqa: E402
+from stargan_cli.training.labels import label_parts  # noqa: E402
+from stargan_cli.training.step import D_LOSSES, G_LOSSES, LossWeights  # noqa: E402
+
+ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+VARIANTS = ("original", "fast", "fast-nographs", "fast-fp32", "fast-cl", "fast-compile", "fast-fp16")
+
+
+# ----------------------------------------------------------------------------- data
+def synthetic_batches(n: int, batch: int, size: int, device: torch.device, seed: int = 0) -> list[tuple]:
+    """``n`` batches of smooth random uint8 images (a coarse grid scaled up, like faces are
+    smooth) and CelebA-like labels (one hair colour on, two binary attributes), on ``device``."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        coarse = torch.rand(batch, 3, 6, 5, generator=g)
+        images = F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+        images = (images * 255).round().to(torch.uint8)
+        hair = F.one_hot(torch.randint(0, 3, (batch,), generator=g), 3).float()
+        other = (torch.rand(batch, 2, generator=g) > 0.5).float()
+        out.append((images.to(device), torch.cat([hair, other], 1).to(device)))
+    return out
+
+
+# ----------------------------------------------------------------------------- original
+def original_norms(G: nn.Module) -> nn.Module:
+    """Replace our instance norms by stock ``nn.InstanceNorm2d(affine, track_running_stats)``,
+    which also update running statistics in training mode, as the original's did."""
+    for module in list(G.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, InstanceNorm):
+                stock = nn.InstanceNorm2d(child.num_features, affine=True, track_running_stats=True)
+                stock.load_state_dict(child.state_dict())
+                setattr(module, name, stock.to(child.weight.device))
+    return G
+
+
+class OriginalStep:
+    """The original solver's training iteration, re-created (see the module docstring)."""
+
+    def __init__(self, G: nn.Module, D: nn.Module, device: torch.device, lr: float = 1e-4,
+                 betas=(0.5, 0.999), lambda_cls=1.0, lambda_rec=10.0, lambda_gp=10.0):
+        self.G, self.D, self.device = original_norms(G), D, device
+        self.g_opt = torch.optim.Adam(G.parameters(), lr, list(betas))
+        self.d_opt = torch.optim.Adam(D.parameters(), lr, list(betas))
+        self.lambda_cls, self.lambda_rec, self.lambda_gp = lambda_cls, lambda_rec, lambda_gp
+        self.log: dict[str, float] = {}
+
+    @staticmethod
+    def cls_loss(logit: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logit, target, reduction="sum") / logit.size(0)
+
+    def penalty(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ones = torch.ones(y.size()).to(self.device)
+        grad = torch.autograd.grad(outputs=y, inputs=x, grad_outputs=ones, retain_graph=True,
+                                   create_graph=True, only_inputs=True)[0]
+        norm = torch.sqrt(torch.sum(grad.view(grad.size(0), -1) ** 2, dim=1))
+        return torch.mean((norm - 1) ** 2)
+
+    def reset_grad(self) -> None:
+        self.g_opt.zero_grad()
+        self.d_opt.zero_grad()
+
+    def __call__(self, x_real: torch.Tensor, label_org: torch.Tensor, train_g: bool,
+                 rand_idx: torch.Tensor | None = None) -> None:
+        """One iteration; ``rand_idx`` fixes the target permutation (tests), else drawn."""
+        if rand_idx is None:
+            rand_idx = torch.randperm(label_org.size(0))
+        label_trg = label_org[rand_idx]
+        c_org, c_trg = label_org.clone(), label_trg.clone()
+        x_real = x_real.to(self.device)
+        c_org, c_trg = c_org.to(self.device), c_trg.to(self.device)
+        label_org, label_trg = label_org.to(self.device), label_trg.to(self.device)
+
+        out_src, out_cls = self.D(x_real)
+        d_loss_real = -torch.mean(out_src)
+        d_loss_cls = self.cls_loss(out_cls, label_org)
+        x_fake = self.G(x_real, c_trg)
+        out_src, out_cls = self.D(x_fake.detach())
+        d_loss_fake = torch.mean(out_src)
+        alpha = torch.rand(x_real.size(0), 1, 1, 1).to(self.device)
+        x_hat = (alpha * x_real.data + (1 - alpha) * x_fake.data).requires_grad_(True)
+        out_src, _ = self.D(x_hat)
+        d_loss_gp = self.penalty(out_src, x_hat)
+        d_loss = d_loss_real + d_loss_fake + self.lambda_cls * d_loss_cls + self.lambda_gp * d_loss_gp
+        self.reset_grad()
+        d_loss.backward()
+        self.d_opt.step()
+        self.log.update({"D/loss_real": d_loss_real.item(), "D/loss_fake": d_loss_fake.item(),
+                         "D/loss_cls": d_loss_cls.item(), "D/loss_gp": d_loss_gp.item()})
+        if not train_g:
+            return
+        x_fake = self.G(x_real, c_trg)
+        out_src, out_cls = self.D(x_fake)
+        g_loss_fake = -torch.mean(out_src)
+        g_loss_cls = self.cls_loss(out_cls, label_trg)
+        x_reconst = self.G(x_fake, c_org)
+        g_loss_rec = torch.mean(torch.abs(x_real - x_reconst))
+        g_loss = g_loss_fake + self.lambda_rec * g_loss_rec + self.lambda_cls * g_loss_cls
+        self.reset_grad()
+        g_loss.backward()
+        self.g_opt.step()
+        self.log.update({"G/loss_fake": g_loss_fake.item(), "G/loss_rec": g_loss_rec.item(),
+                         "G/loss_cls": g_loss_cls.item()})
+
+
+# ----------------------------------------------------------------------------- variants
+@dataclass
+class Variant:
+    name: str
+    run: Callable[[int], None]  # run(iteration)
+    describe: str
+    stepper: Any = None
+
+
+def model_config(args: argparse.Namespace) -> ModelConfig:
+    return ModelConfig(attributes=ATTRS, image_size=args.image_size, g_conv_dim=args.conv_dim,
+                       d_conv_dim=args.conv_dim, g_repeat=args.repeat, d_repeat=args.d_repeat)
+
+
+def fast_plan(name: str, args: argparse.Namespace, device: torch.device) -> fastpath.SpeedPlan:
+    """The trainer's plan for ``device``, with the flags and the variant's one change applied."""
+    precision = {"fast-fp32": "fp32", "fast-fp16": "fp16"}.get(name, args.precision)
+    graphs = False if name in ("fast-nographs", "fast-fp32") else args.cuda_graphs
+    return fastpath.plan_speed(device, precision, graphs, compile=args.compile or name == "fast-compile",
+                               channels_last=args.channels_last or name == "fast-cl")
+
+
+def build_variant(name: str, args: argparse.Namespace, device: torch.device, batches: list[tuple],
+                  seed: int = 1234, rng_seed: int | None = None, record: list | None = None) -> Variant:
+    """Models with the trainer's initial weights for ``seed``, and the iteration function."""
+    config = model_config(args)
+    torch.manual_seed(seed)
+    G, D = build_generator(config).to(device), build_discriminator(config).to(device)
+    n_critic = args.n_critic
+    if name == "original":
+        step = OriginalStep(G, D, device)
+        host = [(normalize_u8(images), labels.cpu()) for images, labels in batches]
+
+        def run(i: int) -> None:
+            x, labels = host[i % len(host)]
+            step(x, labels, (i + 1) % n_critic == 0)
+
+        return Variant(name, run, "fp32, separate passes, .item() every step, plain Adam")
+    plan = fast_plan(name, args, device)
+    nets = fastpath.make_networks(G, D, device, plan, 1e-4, 1e-4, (0.5, 0.999))
+    if plan.compile:
+        fastpath.compile_networks(nets)
+    part = label_parts([(ATTRS, "multi")])[0]
+    stepper = fastpath.TrainStep(nets, LossWeights(), len(ATTRS), device, cuda_graphs=plan.cuda_graphs,
+                                 channels_last=plan.channels_last,
+                                 say=lambda text: print(f"[{name}] {text}", file=sys.stderr))
+    rng = torch.Generator(device=device)
+    rng.manual_seed(seed if rng_seed is None else rng_seed)
+    d_sum = torch.zeros(len(D_LOSSES), device=device)
+    g_sum = torch.zeros(len(G_LOSSES), device=device)
+    no_g = torch.full((len(G_LOSSES),), float("nan"), device=device)
+
+    def run(i: int) -> None:
+        images, labels = batches[i % len(batches)]
+        d, g = stepper(0, part, images, labels, rng, (i + 1) % n_critic == 0)
+        d_sum.add_(d)
+        if g is not None:
+            g_sum.add_(g)
+        if record is not None:
+            record.append(torch.cat([d, g if g is not None else no_g]))
+
+    return Variant(name, run, plan.describe(), stepper)
+
+
+def normalize_u8(images: torch.Tensor) -> torch.Tensor:
+    return (images.float() / 255.0 - 0.5) / 0.5
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# ----------------------------------------------------------------------------- speed
+def measure(args: argparse.Namespace, device: torch.device, batch: int) -> list[dict[str, Any]]:
+    batches = synthetic_batches(args.data_batches, batch, args.image_size, device)
+    variants = [build_variant(name, args, device, batches) for name in args.variants]
+    counters = {v.name: 0 for v in variants}
+    for v in variants:
+        start = time.perf_counter()
+        for _ in range(args.warmup):
+            v.run(counters[v.name])
+            counters[v.name] += 1
+        sync(device)
+        print(f"  batch {batch}: {v.name} warmed up ({args.warmup} iterations, {time.perf_counter() - start:.1f}s)",
+              file=sys.stderr, flush=True)
+    rates: dict[str, list[float]] = {v.name: [] for v in variants}
+    for _ in range(args.windows):
+        for v in variants:
+            sync(device)
+            start = time.perf_counter()
+            for _ in range(args.window):
+                v.run(counters[v.name])
+                counters[v.name] += 1
+            sync(device)
+            rates[v.name].append(args.window / (time.perf_counter() - start))
+    base = statistics.median(rates[variants[0].name])
+    best_base = max(rates[variants[0].name])  # others' load only ever slows a window down
+    rows = []
+    for v in variants:
+        median = statistics.median(rates[v.name])
+        graphs = v.stepper.captured_graphs if v.stepper is not None else 0
+        note = v.describe + (f", {graphs} graphs captured" if graphs else "")
+        if v.stepper is not None and v.stepper.fallback_reason:
+            note += f", graphs fell back: {v.stepper.fallback_reason}"
+        rows.append({"batch": batch, "variant": v.name, "it_per_s": median, "min": min(rates[v.name]),
+                     "max": max(rates[v.name]), "images_per_s": median * batch, "ratio": median / base,
+                     "best_ratio": max(rates[v.name]) / best_base,
+                     "setup": note})
+    del variants
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return rows
+
+
+def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    print(f"\n{title}")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
+
+
+# ----------------------------------------------------------------------------- loss check
+def loss_check(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """Train ``args.loss_check`` iterations per configuration from the same start; compare."""
+    batch = args.batch_sizes[0]
+    batches = synthetic_batches(args.data_batches, batch, args.image_size, device, seed=7)
+    configs = [("fp32 (reference)", "fast-fp32", None), ("defaults", "fast", None)]
+    if device.type == "cuda":
+        configs.append(("bf16, no graphs", "fast-nographs", None))
+    if args.compile:
+        configs.append(("compiled", "fast-compile", None))
+    configs.append(("fp32, other random draws", "fast-fp32", 99))
+    curves: dict[str, torch.Tensor] = {}
+    notes: dict[str, str] = {}
+    for label, name, rng_seed in configs:
+        record: list[torch.Tensor] = []
+        variant = build_variant(name, args, device, batches, rng_seed=rng_seed, record=record)
+        start = time.perf_counter()
+        for i in range(args.loss_check):
+            variant.run(i)
+        curves[label] = torch.stack(record).float().cpu()
+        notes[label] = variant.describe + (f"; graphs fell back: {variant.stepper.fallback_reason}"
+                                           if variant.stepper.fallback_reason else "")
+        print(f"  {label}: {args.loss_check} iterations in {time.perf_counter() - start:.1f}s ({notes[label]})",
+              file=sys.stderr, flush=True)
+    names = list(D_LOSSES) + list(G_LOSSES)
+    ref = curves["fp32 (reference)"]
+    window = min(20, max(args.n_critic, args.loss_check // 5))
+
+    def window_means(curve: torch.Tensor) -> torch.Tensor:
+        n = curve.size(0) // window
+        return torch.stack([curve[k * window:(k + 1) * window].nanmean(0) for k in range(n)])
+
+    ref_w = window_means(ref)
+    deviations = {}
+    for label, curve in curves.items():
+        if label == "fp32 (reference)":
+            continue
+        diff = (window_means(curve) - ref_w).abs()
+        deviations[label] = {n: float(diff[:, j].nan_to_num(0).max()) for j, n in enumerate(names)}
+        deviations[label]["finite"] = bool(torch.isfinite(curve.nan_to_num(0)).all())
+    spread = deviations["fp32, other random draws"]
+    verdict = {}
+    for label, dev in deviations.items():
+        if label == "fp32, other random draws":
+            continue
+        # Within tolerance: no loss moves further from fp32 than other random draws move it
+        # (or than 2% of the loss's size, where that spread is tiny).
+        scale = {n: float(ref_w[:, j].abs().nanmean()) for j, n in enumerate(names)}
+        verdict[label] = dev["finite"] and all(dev[n] <= max(spread[n], 0.02 * scale[n], 1e-3) for n in names)
+    header = ("configuration",) + tuple(names) + ("tracks fp32",)
+    rows = []
+    for label, dev in deviations.items():
+        rows.append((label, *[f"{dev[n]:.4f}" for n in names],
+                     "-" if label not in verdict else ("yes" if verdict[label] else "NO")))
+    print_table(f"Loss tracking, batch {batch}, {args.image_size}px conv {args.conv_dim}, "
+                f"{args.loss_check} iterations: largest |difference| of {window}-iteration means from fp32 eager",
+                header, rows)
+    final = {label: {n: float(window_means(c)[-1, j]) for j, n in enumerate(names)} for label, c in curves.items()}
+    return {"iterations": args.loss_check, "batch": batch, "window": window, "max_window_deviation": deviations,
+            "tracks_fp32": verdict, "last_window_means": final, "setups": notes}
+
+
+def sync_check(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """The default fast path, after warm-up, under set_sync_debug_mode("error")."""
+    if device.type != "cuda":
+        print("sync check: needs CUDA (skipped)")
+        return {"skipped": True}
+    batch = args.batch_sizes[0]
+    variant = build_variant("fast", args, device, synthetic_batches(args.data_batches, batch, args.image_size, device))
+    for i in range(args.warmup):
+        variant.run(i)
+    sync(device)
+    try:
+        with fastpath.no_sync_context(device):
+            for i in range(args.warmup, args.warmup + args.sync_check):
+                variant.run(i)
+        sync(device)
+        result = {"ok": True, "iterations": args.sync_check, "graphs": variant.stepper.captured_graphs}
+    except RuntimeError as err:
+        result = {"ok": False, "error": str(err).splitlines()[0]}
+    print(f"sync check ({args.sync_check} iterations under set_sync_debug_mode('error')): "
+          + ("no host synchronisation" if result["ok"] else f"FAILED: {result['error']}"))
+    return result
+
+
+# ----------------------------------------------------------------------------- main
+def machine(device: torch.device) -> dict[str, Any]:
+    info = {"torch": torch.__version__, "python": platform.python_version(), "device": str(device),
+            "threads": torch.get_num_threads(), "date": datetime.now().isoformat(timespec="seconds")}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or "unknown"
+    info["cpu"] = cpu
+    return info
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: the best there is)")
+    parser.add_argument("--batch-sizes", default="16,64", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--conv-dim", type=int, default=64, help="first-layer channels of G and D")
+    parser.add_argument("--repeat", type=int, default=6, help="residual blocks of G")
+    parser.add_argument("--d-repeat", type=int, default=6, help="stride-2 layers of D")
+    parser.add_argument("--n-critic", type=int, default=5)
+    parser.add_argument("--quick", action="store_true",
+                        help="small settings for a CPU: 64 px, conv 32, 3 windows of 5 iterations, warm-up 5")
+    parser.add_argument("--variants", default="original,fast", help=f"comma-separated of {', '.join(VARIANTS)}")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed iterations first (default: 30 on CUDA, 5 else)")
+    parser.add_argument("--windows", type=int, default=None, help="timed windows per variant (default: 5, quick 3)")
+    parser.add_argument("--window", type=int, default=None, help="iterations per window (default: 50 on CUDA, 5 else)")
+    parser.add_argument("--data-batches", type=int, default=8, help="distinct synthetic batches cycled through")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None, help="of the fast path")
+    parser.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--loss-check", type=int, default=0, metavar="N", help="compare losses over N iterations")
+    parser.add_argument("--sync-check", type=int, default=0, metavar="N", help="N iterations with sync errors on")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.image_size, args.conv_dim = 64, 32
+        args.windows = args.windows or 3
+    args.batch_sizes = [int(b) for b in str(args.batch_sizes).split(",") if b.strip()]
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = select_device(args.device)
+    cuda = device.type == "cuda"
+    args.warmup = args.warmup if args.warmup is not None else (30 if cuda else args.n_critic)
+    args.windows = args.windows or 5
+    args.window = args.window or (50 if cuda else args.n_critic)
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # as the trainer (the original set it too)
+    info = machine(device)
+    results: dict[str, Any] = {"machine": info, "argv": sys.argv[1:],
+                               "model": {"image_size": args.image_size, "conv_dim": args.conv_dim,
+                                         "repeat": args.repeat, "d_repeat": args.d_repeat}}
+    print(f"{info.get('gpu', info['cpu'])}, torch {info['torch']}, {args.image_size}px, conv {args.conv_dim}, "
+          f"G repeat {args.repeat}, n_critic {args.n_critic}", flush=True)
+    if args.sync_check:
+        results["sync_check"] = sync_check(args, device)
+    if args.loss_check:
+        results["loss_check"] = loss_check(args, device)
+    if not (args.sync_check or args.loss_check):
+        rows = []
+        for batch in args.batch_sizes:
+            rows += measure(args, device, batch)
+        results["speed"] = rows
+        table = [(str(r["batch"]), r["variant"], f"{r['it_per_s']:.2f}", f"{r['min']:.2f}-{r['max']:.2f}",
+                  f"{r['images_per_s']:.0f}", f"{r['ratio']:.2f}x", f"{r['best_ratio']:.2f}x", r["setup"])
+                 for r in rows]
+        print_table(f"Training iterations per second ({args.windows} windows of {args.window} iterations after "
+                    f"{args.warmup} warm-up, median)",
+                    ("batch", "variant", "it/s", "min-max", "images/s", f"vs {args.variants[0]}",
+                     "best vs best", "setup"), table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
