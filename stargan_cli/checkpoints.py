@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,12 +74,16 @@ def read_state_file(path: str | os.PathLike) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights_only" in str(err) or "Weights only" in str(err):
+        # torch words every refusal as "Weights only load failed"; only a blocked global or
+        # class means pickled objects, anything else (e.g. "Unsupported operand") is damage.
+        if re.search(r"global|class", str(err), re.IGNORECASE):
             raise StarganError(
                 f"refusing to load {path}: it holds pickled objects other than tensors "
                 "(possibly code); only plain weight files are loaded"
             ) from None
         raise StarganError(f"{path} is not a valid checkpoint (corrupt file)") from None
+    except (PermissionError, IsADirectoryError) as err:
+        raise StarganError(f"cannot read {path}: {err.strerror}; check its permissions") from None
     except Exception as err:  # torch raises many types for damaged files
         detail = (str(err).splitlines() or [type(err).__name__])[0][:80]
         raise StarganError(f"{path} is not a readable checkpoint (truncated or corrupt: {detail})") from None

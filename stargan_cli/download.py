@@ -439,9 +439,18 @@ def _install_from(
         meta = {"asset": asset.name, "downloaded_from": origin, "licence": asset.licence}
         if asset.install == "official":
             return InstallResult(asset, [_install_official(asset, tmp, target, meta)])
-        return _install_collection(asset, tmp, source, meta)
+        result = _install_collection(asset, tmp, source, meta)
+        result.skipped = [_in_archive(note, tmp, source) for note in result.skipped]
+        return result
+    except StarganError as err:
+        raise StarganError(_in_archive(str(err), tmp, source)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _in_archive(message: str, tmp: Path, source: Path) -> str:
+    """``message`` with paths inside the temporary unpack folder named as ``archive:entry``."""
+    return message.replace(f"{tmp}{os.sep}", f"{source.name}:")
 
 
 def _sweep_stale(parent: Path, name: str) -> None:

@@ -216,3 +216,12 @@ def test_dlim2020_layout_is_imported_by_shape():
     c = torch.nn.functional.one_hot(idx, 4).float()
     with torch.no_grad():
         assert torch.equal(G(x, c), ours.eval()(x, c))
+
+
+def test_garbage_bytes_are_called_damaged_not_code(tmp_path):
+    # torch words this "Weights only load failed" too; it is damage, not pickled code.
+    path = tmp_path / "broken.pt"
+    path.write_bytes(b"garbage")
+    with pytest.raises(StarganError, match="not a valid checkpoint") as info:
+        load_checkpoint(path)
+    assert "refusing" not in str(info.value)

@@ -651,3 +651,14 @@ def test_damaged_archive(tmp_path, official_zip):
         archive.safe_extract(cut, tmp_path / "cache" / "x")
     assert not (tmp_path / "cache" / "x").exists()
     assert [p for p in (tmp_path / "cache").iterdir()] == [] if (tmp_path / "cache").exists() else True
+
+
+def test_damaged_checkpoint_inside_archive_is_named_by_archive_entry(tmp_path, home):
+    # The error names archive:entry, never the hidden temporary folder in the cache.
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(_zip({"m/200000-G.ckpt": b"\0" * 4096, "m/200000-D.ckpt": b"\0" * 16}))
+    result = _cli(["download", OFFICIAL, "--from", str(bad), "-q"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line = _error_line(result)
+    assert "bad.zip:m/200000-G.ckpt" in line and ".tmp" not in line
+    _assert_cache_clean(home)

@@ -432,3 +432,17 @@ def test_progress_bars_and_json_writer(tmp_path):
     path = write_json({"models": [], "fid": float("nan"), "psnr": float("inf")}, tmp_path / "r.json")
     assert json.loads(path.read_text()) == {"models": [], "fid": None, "psnr": None}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+
+
+def test_eval_refuses_bad_json_path_and_foreign_attributes_before_any_work(tmp_path):
+    # No classifier and no dataset exist: these errors must come first, as one line each.
+    model = tiny_checkpoint(tmp_path / "a.pt", 0)
+    (tmp_path / "file.txt").write_text("x")
+    for target, words in ((tmp_path, "is a folder"), (tmp_path / "file.txt" / "s.json", "is a file")):
+        result = runner.invoke(app, ["eval", "-m", str(model), "--json", str(target)])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert words in result.output and "classifier" not in result.output
+    weird = tiny_checkpoint(tmp_path / "w.pt", 0, attributes=("Sunny", "Cloudy"))
+    result = runner.invoke(app, ["eval", "-m", str(weird)])
+    assert result.exit_code == 1 and "not CelebA attributes" in result.output
+    assert "classifier" not in result.output and "Note:" not in result.output

@@ -414,3 +414,12 @@ def test_too_large_jpeg_is_refused_before_writing(tmp_path):
     with pytest.raises(StarganError, match="too large for JPEG"):
         lib.save_sheet(Image.new("RGB", (8, lib.JPEG_MAX_SIDE + 1)), tmp_path / "big.jpg")
     assert not list(tmp_path.iterdir())
+
+
+def test_output_below_a_file_is_refused_before_any_work(models, photos, tmp_path):
+    for name in ("x.png", "x.gif"):
+        args = [*photos, "-m", models["a"], "--no-detect", "-o", photos[0] / name]
+        result = _run([*args, "--gif"] if name.endswith(".gif") else args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and "is a file, not a folder" in result.output
+        assert "Model a" not in result.output  # refused before loading anything

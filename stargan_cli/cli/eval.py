@@ -85,8 +85,8 @@ def register(app: typer.Typer) -> None:
         from ..checkpoints import load_checkpoint
         from ..devices import select_device
         from ..evaluation import EvalSettings, choose_extractor, evaluate_models, find_classifier, load_classifier
-        from ..evaluation.report import RichProgress, accuracy_table, print_report, write_json
-        from ..evaluation.runner import model_names, train_celeba_classifier
+        from ..evaluation.report import RichProgress, accuracy_table, check_json_path, print_report, write_json
+        from ..evaluation.runner import celeba_block, model_names, train_celeba_classifier
         from ..model_store import resolve_model
 
         specs = list(model or [])
@@ -96,10 +96,16 @@ def register(app: typer.Typer) -> None:
             raise StarganError("--json saves evaluation results: pass --model NAME|PATH too")
         settings = EvalSettings(data=data, dataset=dataset, split=split, n=n, n_real=n_real, seed=seed,
                                 batch_size=batch_size or 32)
+        if json_file is not None:
+            check_json_path(json_file)  # before minutes of work, not after
         dev = select_device(device)
         paths = [resolve_model(spec) for spec in specs]
-        sizes = [load_checkpoint(p).config.image_size for p in paths]
+        configs = [load_checkpoint(p).config for p in paths]
+        for config in configs:
+            celeba_block(config)  # a model eval cannot judge fails now, not after the classifier
+        sizes = [config.image_size for config in configs]
         quiet = not err_console.is_terminal
+        notes: list[str] = []  # printed with the results, not above an unrelated error
 
         with RichProgress(quiet=quiet, console=err_console) as progress:
             if train:
@@ -115,13 +121,13 @@ def register(app: typer.Typer) -> None:
                 judge = trained
             else:
                 judge = load_classifier(find_classifier(sizes[0], classifier), dev)
-            extractor = choose_extractor(
-                fid, dev, warn=lambda msg: err_console.print(f"[yellow]Note:[/] {escape(msg)}", highlight=False, soft_wrap=True)
-            )
+            extractor = choose_extractor(fid, dev, warn=notes.append)
             report = evaluate_models(
                 list(zip(model_names(specs), paths)), judge, settings,
                 extractor=extractor, device=dev, progress=progress, quiet=quiet,
             )
+        for note in notes:
+            err_console.print(f"[yellow]Note:[/] {escape(note)}", highlight=False, soft_wrap=True)
         print_report(report, console)
         if json_file is not None:
             written = write_json(report, json_file)

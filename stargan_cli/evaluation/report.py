@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from ..errors import StarganError
 from .evaluate import HIGHER_IS_BETTER, METRICS
 
 if TYPE_CHECKING:
@@ -163,13 +164,28 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def check_json_path(path: str | os.PathLike) -> Path:
+    """Refuse a ``--json`` path that cannot become a file (a folder, or below a file)."""
+    path = Path(path)
+    if path.is_dir():
+        raise StarganError(f"--json {path} is a folder: name a file, e.g. {path / 'scores.json'}")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise StarganError(f"--json {path}: {blocker} is a file, not a folder; choose another path")
+    return path
+
+
 def write_json(report: "EvalReport | dict[str, Any]", path: str | os.PathLike) -> Path:
     """Write the report as JSON (layout: :meth:`EvalReport.to_dict`) atomically."""
     from ..fileio import atomic_write
 
+    path = check_json_path(path)
     data = report if isinstance(report, dict) else report.to_dict()
     text = json.dumps(_finite(data), indent=2, allow_nan=False) + "\n"
-    return atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    try:
+        return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    except OSError as err:
+        raise StarganError(f"cannot write --json {path}: {err.strerror or err}") from None
 
 
 class RichProgress:

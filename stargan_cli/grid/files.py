@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from PIL import Image
 
@@ -39,7 +39,7 @@ def save_animation(
         options.update(lossless=False, quality=90)
     else:
         options.update(optimize=False, disposal=1)
-    return atomic_write(path, lambda tmp: images[0].save(tmp, format=fmt, **options))
+    return _write(path, lambda tmp: images[0].save(tmp, format=fmt, **options))
 
 
 def animation_paths(
@@ -75,6 +75,9 @@ def check_output(path: str | os.PathLike, formats: Mapping[str, str], overwrite:
         raise StarganError(f"-o {path}: name a {' or '.join(formats)} file")
     if path.is_dir():
         raise StarganError(f"-o {path} is a folder: name a file")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise StarganError(f"-o {path}: {blocker} is a file, not a folder; choose another path")
     if path.exists() and not overwrite:
         raise StarganError(f"{path} exists: pass --overwrite to replace it")
     return path
@@ -92,4 +95,12 @@ def save_sheet(sheet: Image.Image, path: str | os.PathLike, *, quality: int = 95
             f"(at most {JPEG_MAX_SIDE} per side): write a .png, or use fewer images or a smaller --cell-size"
         )
     options = {"quality": quality} if fmt == "JPEG" else {}
-    return atomic_write(path, lambda tmp: sheet.save(tmp, format=fmt, **options))
+    return _write(path, lambda tmp: sheet.save(tmp, format=fmt, **options))
+
+
+def _write(path: Path, write: Callable[[Path], object]) -> Path:
+    """:func:`atomic_write` with a file-system failure (disk full, no permission) as one line."""
+    try:
+        return atomic_write(path, write)
+    except OSError as err:
+        raise StarganError(f"cannot write {path}: {err.strerror or err}") from None
