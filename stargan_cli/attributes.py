@@ -94,6 +94,11 @@ def parse_targets(values: str | Iterable[str], attributes: Sequence[str]) -> dic
                     f"bad target {item!r}: write ATTR, ATTR=1 or ATTR=0"
                 ) from None
         canonical = _resolve_for_model(name, attributes)
+        # Models are trained on 0/1 labels: values past them (or nan) give garbage.
+        if not 0.0 <= value <= 1.0:
+            raise StarganError(
+                f"bad target {canonical}={value:g}: values go from 0 (off) to 1 (on), e.g. --to {canonical}=0"
+            )
         targets[canonical] = value
     if not targets:
         raise StarganError("no target given: use --to ATTR, e.g. --to Blond_Hair")

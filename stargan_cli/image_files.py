@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
 _GLOB_CHARS = set("*?[")
+# Formats with a size limit (Pillow raises a bare ValueError past it).
+_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,12 @@ def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
     if fmt is None:
         raise StarganError(
             f"cannot write {path.name}: use a .png, .jpg, .webp or .bmp name (or a folder)"
+        )
+    limit = _MAX_SIDE.get(fmt)
+    if limit is not None and max(image.size) > limit:
+        raise StarganError(
+            f"cannot write {path.name}: {fmt} images are at most {limit} pixels wide and high, this one "
+            f"is {image.size[0]}x{image.size[1]}; use a .png name"
         )
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     return atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **options))

@@ -49,6 +49,10 @@ def test_targets_parse_on_and_off():
         parse_targets("Blonde_Hair", FIVE)
     with pytest.raises(StarganError, match="bad target"):
         parse_targets("Male=yes", FIVE)
+    assert parse_targets("Male=0.5", FIVE) == {"Male": 0.5}
+    for value in ("2", "-1", "nan", "inf"):
+        with pytest.raises(StarganError, match="values go from 0"):
+            parse_targets(f"Male={value}", FIVE)
 
 
 def test_hair_colours_stay_exclusive():

@@ -135,6 +135,13 @@ def test_bad_targets_are_clear_errors(translator):
         next(translator.translate_many([aligned_celeba_like()], to=None, detect=False))
 
 
+@pytest.mark.parametrize("value", ["2", "-1", "nan", "inf"])
+def test_target_values_outside_0_to_1_are_refused(translator, value):
+    with pytest.raises(StarganError, match="values go from 0 \\(off\\) to 1 \\(on\\)"):
+        translator.parse_targets(f"Male={value}")
+    assert translator.parse_targets("Male=0.5") == {"Male": 0.5}  # in between stays allowed
+
+
 def test_single_label_model_uses_argmax_and_one_domain(tmp_path):
     config = ModelConfig(
         attributes=("Black_Hair", "Blond_Hair", "Brown_Hair"), image_size=32, g_conv_dim=8,
@@ -344,3 +351,11 @@ def test_save_image_is_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # no temp file left
     with pytest.raises(StarganError, match=r"\.png, \.jpg"):
         save_image(image, tmp_path / "out.tiff")
+
+
+def test_save_image_past_a_format_size_limit_is_a_clear_error(tmp_path):
+    wide = Image.new("RGB", (16384, 2))
+    with pytest.raises(StarganError, match="WEBP images are at most 16383 pixels.*use a .png name"):
+        save_image(wide, tmp_path / "wide.webp")
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+    save_image(wide, tmp_path / "wide.png")  # PNG has no such limit

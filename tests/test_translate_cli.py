@@ -282,3 +282,47 @@ def test_same_name_inputs_do_not_overwrite_each_other(tmp_path, portrait, ckpt):
     assert result.exit_code == 1
     assert "would write" in error_line(result) and "already written for" in error_line(result)
     assert (tmp_path / "x.Male.png").is_file()
+
+
+def test_output_that_is_an_existing_plain_file_is_refused(tmp_path, photo, ckpt):
+    existing = tmp_path / "notes"
+    existing.write_text("keep me")
+    result = run(photo, "--to", "Male", "-m", ckpt, "-o", existing)
+    assert result.exit_code == 1
+    assert "-o " + str(existing) + " is an existing file, not a folder" in error_line(result)
+    assert existing.read_text() == "keep me" and "Traceback" not in result.output
+
+
+def test_out_of_range_target_value_is_one_error_line(photo, ckpt):
+    result = run(photo, "--to", "Male=2", "-m", ckpt)
+    assert result.exit_code == 1 and "values go from 0 (off) to 1 (on)" in error_line(result)
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["me.jpg"]
+
+
+def test_format_size_limit_on_write_is_an_error_line_not_a_traceback(tmp_path, photo, ckpt, monkeypatch):
+    from stargan_cli import image_files
+
+    monkeypatch.setitem(image_files._MAX_SIDE, "WEBP", 64)  # the 256 px photo is now too large
+    out = tmp_path / "out"
+    result = run(photo, "--to", "Male", "-m", ckpt, "-o", out / "me.webp")
+    assert result.exit_code == 1, result.output
+    assert "WEBP images are at most 64 pixels" in error_line(result)
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not out.exists() or list(out.iterdir()) == []  # no temp file left
+
+
+def test_folder_of_only_earlier_outputs_of_a_custom_model_is_an_error(tmp_path, portrait):
+    from stargan_cli.models import ModelConfig
+
+    config = ModelConfig(
+        attributes=("cats", "dogs"), image_size=32, g_conv_dim=8, g_repeat=1, d_conv_dim=8, d_repeat=2,
+        label_mode="single",
+    )
+    path = tmp_path / "pets.pt"
+    save_checkpoint(Checkpoint(config, build_generator(config).state_dict(), build_discriminator(config).state_dict()), path)
+    folder = tmp_path / "done"
+    folder.mkdir()
+    portrait.save(folder / "rex.dogs.png")
+    result = run(folder, "--to", "dogs", "-m", path)
+    assert result.exit_code == 1, result.output
+    assert "nothing to translate" in error_line(result)

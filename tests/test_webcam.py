@@ -501,3 +501,21 @@ def test_cli_headless_records_translated_face_over_untouched_background(face_vid
         away[:30], away[-30:] = False, False
         assert away.sum() > 10_000
         assert np.abs(right[away] - original[away]).mean() < 4  # only compression noise
+
+
+def test_ffmpeg_own_log_lines_are_silenced(tmp_path):
+    """A non-video must give our one error line, not FFmpeg's "moov atom not found" too."""
+    import os
+    import subprocess
+    import sys
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"this is not a video" * 100)
+    code = (
+        "import sys\nfrom stargan_cli.webcam import open_source\nfrom stargan_cli.errors import StarganError\n"
+        "try:\n    open_source(sys.argv[1])\nexcept StarganError as err:\n    print('caught', err)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    done = subprocess.run([sys.executable, "-c", code, str(broken)], capture_output=True, text=True, env=env, timeout=60)
+    assert "could not be opened as a video" in done.stdout
+    assert done.stderr.strip() == ""

@@ -48,6 +48,11 @@ def _output_is_file(output: Path | None) -> bool:
 
     if output is None or output.is_dir() or str(output).endswith(("/", "\\")):
         return False
+    if output.exists() and output.suffix.lower() not in OUTPUT_FORMATS:
+        raise StarganError(
+            f"-o {output} is an existing file, not a folder: name a folder (or a .png, .jpg, .webp "
+            "or .bmp file) to write to"
+        )
     if output.suffix.lower() in OUTPUT_FORMATS:
         return True
     if output.suffix:
@@ -91,6 +96,8 @@ def _write(plan: list[tuple[Path, object]], source: Path, overwrite: bool, writt
     for path, image in plan:
         try:
             save_image(image, path)
+        except StarganError as err:
+            return str(err)
         except OSError as err:
             return f"could not write {path}: {err.strerror or err}"
         written[path.resolve()] = source
@@ -184,6 +191,11 @@ def register(app: typer.Typer) -> None:
         # Now the model's own names are known, skip earlier outputs named after them too.
         names = [*CELEBA_ATTRIBUTES, *translator.attributes]
         files = [f for f in files if f.root is None or not looks_like_output(f.path, names)]
+        if not files:
+            raise StarganError(
+                "nothing to translate: the images found are all earlier outputs of this model "
+                "(NAME.<target>.png); name files directly to translate them again"
+            )
         if to:
             translator.parse_targets(to)  # fail fast on a bad target, before any work
         source = translator.parse_source(source_attrs) if source_attrs is not None else None

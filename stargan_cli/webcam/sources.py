@@ -68,6 +68,9 @@ def parse_source(text: str | int | os.PathLike) -> SourceSpec:
 @contextlib.contextmanager
 def _quiet_opencv() -> Iterator[None]:
     """Silence OpenCV's own log lines while probing (a missing camera prints several)."""
+    # FFmpeg logs through its own channel ("moov atom not found" for a non-video); OpenCV
+    # reads this before its first capture. A value the user set is kept.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     import cv2
 
     logging = getattr(getattr(cv2, "utils", None), "logging", None)
