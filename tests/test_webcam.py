@@ -502,6 +502,16 @@ def test_cli_headless_records_translated_face_over_untouched_background(face_vid
         assert away.sum() > 10_000
         assert np.abs(right[away] - original[away]).mean() < 4  # only compression noise
 
+    # An existing recording is kept unless --overwrite, as translate does.
+    before = out.read_bytes()
+    args = ["--source", str(face_video), "--model", str(tiny_checkpoint), "--headless", "--output", str(out),
+            "--max-frames", "2"]
+    refused = _cli(args)
+    assert refused.exit_code == 1 and "--overwrite" in refused.output and out.read_bytes() == before
+    replaced = _cli([*args, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert len(_read_video(out)) == 2
+
 
 def test_ffmpeg_own_log_lines_are_silenced(tmp_path):
     """A non-video must give our one error line, not FFmpeg's "moov atom not found" too."""

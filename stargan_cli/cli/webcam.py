@@ -68,6 +68,9 @@ def register(app: typer.Typer) -> None:
             Optional[Path],
             typer.Option("--output", "-o", help="Record what is shown to a video file (.mp4).", show_default=False),
         ] = None,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace an existing --output file.")
+        ] = False,
         headless: Annotated[
             bool, typer.Option("--headless", help="No window (servers, recording with --output).")
         ] = False,
@@ -115,7 +118,7 @@ def register(app: typer.Typer) -> None:
         if realtime is None:
             realtime = spec.live or not headless
         if output is not None:
-            output = check_video_path(output)
+            output = check_video_path(output, overwrite=overwrite)
         if snapshots is not None and snapshots.exists() and not snapshots.is_dir():
             raise StarganError(f"--snapshots {snapshots} is a file: give a folder")
 

@@ -14,8 +14,11 @@ from ..fileio import atomic_write, publish, reserve_temp
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
 
 
-def check_video_path(path: str | os.PathLike) -> Path:
-    """``path`` if it names a video container we can write, else a StarganError."""
+def check_video_path(path: str | os.PathLike, overwrite: bool = True) -> Path:
+    """``path`` if it names a video container we can write, else a StarganError.
+
+    With ``overwrite`` False an existing file is refused, as ``translate`` does.
+    """
     path = Path(path).expanduser()
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise StarganError(
@@ -23,6 +26,8 @@ def check_video_path(path: str | os.PathLike) -> Path:
         )
     if path.is_dir():
         raise StarganError(f"{path} is a folder: --output takes a video file name, e.g. out.mp4")
+    if not overwrite and path.exists():
+        raise StarganError(f"{path} already exists: pass --overwrite to replace it, or choose another name")
     return path
 
 
