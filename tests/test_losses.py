@@ -124,6 +124,9 @@ def test_official_schedule_barely_decays():
     assert s.factor(199_999) == pytest.approx((1 - 1e-5) ** 99)
     assert s.factor(200_000) == pytest.approx((1 - 1e-5) ** 100)
     assert 0.998 < s.factor(200_000) < 0.9995
+    # The official code subtracts a fixed self.g_lr / num_iters_decay each time: linear, not geometric.
+    assert s.factor(200_000) == pytest.approx(1 - 100 / 100_000, rel=1e-12, abs=0)
+    assert s.rates(150_000)[0] == pytest.approx(1e-4 * (1 - 50 / 100_000), rel=1e-12, abs=0)
 
 
 def test_schedule_without_decay_and_validation():

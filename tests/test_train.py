@@ -235,11 +235,15 @@ def test_cli_missing_celeba_says_how_to_get_it(tmp_path):
     (["--image-size", "30"], "--image-size must be a multiple of 4"),
     (["--d-repeat", "6"], "divisible by 2**--d-repeat"),
     (["--batch-size", "1"], "--batch-size"),
+    (["--batch-size", "0"], "--batch-size must be at least 2"),
+    (["--resume", "/nonexistent/run"], "/nonexistent/run is not a training run folder: it does not exist"),
 ])
 def test_cli_bad_settings_fail_clearly(args, message, tmp_path):
-    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "run"), *TINY, *args])
+    out = [] if "--resume" in args else ["--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(app, ["train", *out, *TINY, *args])
     assert result.exit_code == 1, result.output
     assert message in result.output
+    assert result.output.startswith("Error:") and len(result.output.strip().splitlines()) == 1
 
 
 def test_cli_quiet_prints_plain_lines(celeba_root, tmp_path):
@@ -294,3 +298,21 @@ def test_existing_run_folder_is_not_overwritten(celeba_root, tmp_path):
     train(tiny(celeba_root, tmp_path / "run", iters=2))
     with pytest.raises(StarganError, match="--resume"):
         train(tiny(celeba_root, tmp_path / "run", iters=2))
+
+
+def test_out_must_be_a_new_or_empty_folder(celeba_root, tmp_path):
+    """--out pointing at someone else's files must not overwrite or mix with them."""
+    other = tmp_path / "other"
+    (other / "samples").mkdir(parents=True)
+    (other / "samples" / "000002.jpg").write_bytes(b"mine")
+    (other / "metrics.jsonl").write_text("not ours\n")
+    with pytest.raises(StarganError, match="is not empty"):
+        train(tiny(celeba_root, other, iters=2))
+    assert (other / "samples" / "000002.jpg").read_bytes() == b"mine"
+    assert (other / "metrics.jsonl").read_text() == "not ours\n"
+    assert sorted(p.name for p in other.iterdir()) == ["metrics.jsonl", "samples"]
+    (tmp_path / "a-file").write_text("x")
+    result = CliRunner().invoke(app, ["train", "--data", str(celeba_root), "--out", str(tmp_path / "a-file"), *TINY])
+    assert result.exit_code == 1 and result.output.startswith("Error:") and "is a file" in result.output
+    (tmp_path / "empty").mkdir()
+    assert train(tiny(celeba_root, tmp_path / "empty", iters=2)) == tmp_path / "empty"

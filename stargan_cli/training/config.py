@@ -108,7 +108,7 @@ class TrainConfig:
         if self.dataset == "both":
             need(self.folder_data is not None,
                  "--dataset both needs --folder-data DIR: a folder with one subfolder of images per domain")
-        for name in ("image_size", "g_conv_dim", "d_conv_dim", "g_repeat", "d_repeat", "batch_size", "iters",
+        for name in ("image_size", "g_conv_dim", "d_conv_dim", "g_repeat", "d_repeat", "iters",
                      "n_critic", "save_every", "keep", "sample_every", "log_every", "sample_count"):
             need(int(getattr(self, name)) >= 1, f"--{name.replace('_', '-')} must be at least 1")
         need(self.batch_size >= 2, "--batch-size must be at least 2 (targets are a permutation of the batch's labels)")
@@ -152,6 +152,8 @@ class TrainConfig:
 def read_run_config(run_dir: str | Path) -> TrainConfig:
     """The TrainConfig stored in ``run_dir/config.json``."""
     path = Path(run_dir) / CONFIG_NAME
+    if not Path(run_dir).is_dir():
+        raise StarganError(f"{run_dir} is not a training run folder: it does not exist")
     if not path.is_file():
         raise StarganError(f"{run_dir} is not a training run folder (it has no {CONFIG_NAME})")
     try:

@@ -269,11 +269,16 @@ class Trainer:
         else:
             stamp = distributed.broadcast_object(datetime.now().strftime("%Y%m%d-%H%M%S"), self.dist)
             run_dir = paths.runs_dir() / cfg.run_name(stamp)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise StarganError(f"--out {run_dir} is a file: pick a new or empty folder")
         if (run_dir / CONFIG_NAME).exists() or list_checkpoints(run_dir):
             raise StarganError(
                 f"{run_dir} already holds a training run: continue it with --resume {run_dir}, "
                 "or pick another --out"
             )
+        if run_dir.is_dir() and any(run_dir.iterdir()):
+            # Its samples/, metrics.jsonl or final.pt would be overwritten or mixed with ours.
+            raise StarganError(f"--out {run_dir} is not empty: pick a new or empty folder")
         return run_dir
 
     def _load_sources(self, cfg: TrainConfig) -> list[Any]:

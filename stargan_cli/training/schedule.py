@@ -20,7 +20,7 @@ class LRSchedule:
     ``paper`` (default): constant for ``iters - decay_iters`` iterations, then linear decay to
     zero at ``iters``, as the paper says. ``official``: what the official code does: from
     iteration ``iters - decay_iters`` on, every 1000 iterations it subtracts ``lr / decay_iters``
-    from the current rate, so it ends at about 99.9% of the initial rate.
+    (``lr`` the initial rate) from the current rate, so it ends at about 99.9% of the initial rate.
     """
 
     kind: str
@@ -43,8 +43,9 @@ class LRSchedule:
         if self.kind == "paper":
             return max(0.0, (self.iters - step) / self.decay_iters)
         # Updates happened after iterations i with (i+1) % 1000 == 0 and i+1 > start, i < step.
+        # Each update subtracts the *initial* rate / decay_iters (not a fraction of the current one).
         updates = step // OFFICIAL_UPDATE_STEP - start // OFFICIAL_UPDATE_STEP
-        return (1.0 - 1.0 / self.decay_iters) ** max(0, updates)
+        return max(0.0, 1.0 - max(0, updates) / self.decay_iters)
 
     def rates(self, step: int) -> tuple[float, float]:
         """``(g_lr, d_lr)`` during iteration ``step``."""
