@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     import torch
 
 CELEBA_WIDTH, CELEBA_HEIGHT = 178, 218
+# Bump when the pixels that crop_resize/pil_to_uint8 produce change: preprocessed caches are
+# keyed by it and rebuilt.
+PREPROCESS_VERSION = 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Pillow's own bomb limit is a warning below 2x; we refuse anything above it outright.
 MAX_PIXELS = 89_478_485

@@ -593,3 +593,13 @@ def test_sample_batch_is_fixed_and_replaces_unreadable_images(celeba):
     assert torch.equal(a_images, b_images)
     assert not torch.equal(a_images[:6], c_images)
     assert len(everything) == N - 2
+
+
+def test_a_new_preprocessing_version_gets_a_new_cache(tmp_path, monkeypatch):
+    from stargan_cli import images
+    from stargan_cli.data.cache import cache_dir_for
+
+    first = cache_dir_for("celeba", tmp_path, ["a.jpg", "b.jpg"], 32)
+    assert cache_dir_for("celeba", tmp_path, ["a.jpg", "b.jpg"], 32) == first
+    monkeypatch.setattr(images, "PREPROCESS_VERSION", images.PREPROCESS_VERSION + 1)
+    assert cache_dir_for("celeba", tmp_path, ["a.jpg", "b.jpg"], 32) != first

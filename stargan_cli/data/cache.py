@@ -17,7 +17,6 @@ cache complete), so an interrupted build leaves nothing that would be used.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import shutil
@@ -59,20 +58,6 @@ class Cache:
         return self.directory / ARRAY_NAME
 
 
-def _pipeline_fingerprint() -> str:
-    """Hash of the preprocessing code, so a change to it invalidates old caches."""
-    parts = []
-    for fn in (image_module.open_image, image_module.to_rgb, image_module.celeba_crop_box,
-               image_module.crop_resize, image_module.pil_to_uint8):
-        try:
-            parts.append(inspect.getsource(fn))
-        except (OSError, TypeError):
-            from .. import __version__
-
-            return f"version {__version__}"
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
 def files_digest(files: Sequence[str]) -> str:
     """SHA-256 of a file list (order matters)."""
     digest = hashlib.sha256()
@@ -87,7 +72,7 @@ def cache_dir_for(kind: str, image_dir: Path, files: Sequence[str], image_size: 
     key_source = json.dumps(
         {
             "format": CACHE_FORMAT,
-            "pipeline": _pipeline_fingerprint(),
+            "pipeline": image_module.PREPROCESS_VERSION,
             "root": str(Path(image_dir).resolve()),
             "size": int(image_size),
             "files": files_digest(files),
