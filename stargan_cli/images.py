@@ -54,6 +54,8 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         raise StarganError(f"{path} does not exist")
     if path.is_dir():
         raise StarganError(f"{path} is a folder: pass image files (or the folder with --recursive)")
+    if path.stat().st_size == 0:
+        raise StarganError(f"{path} is empty (0 bytes): pass an image file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -73,7 +75,7 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     except UnidentifiedImageError:
         raise StarganError(f"{path} is not an image Pillow can read (JPEG, PNG, WebP, BMP)") from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise StarganError(f"{path} could not be read ({err}); is it truncated?") from None
+        raise StarganError(f"{path} could not be read: it is truncated or damaged ({err})") from None
 
 
 def celeba_crop_box(width: int, height: int) -> tuple[int, int, int, int]:

@@ -1,0 +1,33 @@
+"""Opening image files: every failure is one clear StarganError."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from stargan_cli.errors import StarganError
+from stargan_cli.images import celeba_crop_box, open_image
+
+
+def test_empty_truncated_and_foreign_files(tmp_path):
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(StarganError, match="is empty"):
+        open_image(empty)
+    good = tmp_path / "good.jpg"
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(good)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(StarganError, match="truncated or damaged"):
+        open_image(cut)
+    text = tmp_path / "notes.jpg"
+    text.write_text("hello")
+    with pytest.raises(StarganError, match="not an image"):
+        open_image(text)
+    assert open_image(good).size == (64, 64)
+
+
+def test_celeba_crop_box_matches_torchvision_centre_crop():
+    assert celeba_crop_box(178, 218) == (0, 20, 178, 198)
+    left, top, right, bottom = celeba_crop_box(1000, 800)
+    assert right - left == bottom - top == round(800 * 178 / 218)
