@@ -406,6 +406,10 @@ def install(
         source = Path(from_file).expanduser()
         if not source.is_file():
             raise StarganError(f"--from {source}: no such file")
+        if asset.install == "official" and _is_official_generator_file(source):
+            # The unpacked release: NNNNNN-G.ckpt itself, with its -D.ckpt beside it.
+            meta = {"asset": asset.name, "downloaded_from": str(source.resolve()), "licence": asset.licence}
+            return InstallResult(asset, [_convert_official(asset, source, asset.target(create=True), meta)])
         verify_file(source, size=asset.size, sha256=asset.sha256, name=asset.name)
         return _install_from(asset, source, str(source.resolve()), owned=False, **limits)
     urls = [url] if url else list(asset.urls)
@@ -513,12 +517,24 @@ def _install_dataset(asset: Asset, tmp: Path, source: Path) -> Path:
     return target
 
 
+def _is_official_generator_file(path: Path) -> bool:
+    """An official ``NNNNNN-G.ckpt`` (a torch file, itself a zip, so judged by its name)."""
+    from .legacy import OFFICIAL_STEP_RE
+
+    match = OFFICIAL_STEP_RE.match(path.name)
+    return bool(match and match.group(2) == "G")
+
+
 def _install_official(asset: Asset, tmp: Path, target: Path, meta: dict[str, Any]) -> Path:
+    # expected[0] is the generator, expected[1] the discriminator (beside it)
+    return _convert_official(asset, sorted(tmp.glob(asset.expected[0]))[0], target, meta)
+
+
+def _convert_official(asset: Asset, g_path: Path, target: Path, meta: dict[str, Any]) -> Path:
+    """Convert an official ``NNNNNN-G.ckpt`` (and the ``-D.ckpt`` beside it) into ``target``."""
     from . import legacy
     from .checkpoints import save_checkpoint
 
-    # expected[0] is the generator, expected[1] the discriminator (beside it)
-    g_path = sorted(tmp.glob(asset.expected[0]))[0]
     d_path = g_path.with_name(g_path.name.replace("-G.", "-D."))
     checkpoint = legacy.convert_official(
         g_path, d_path if d_path.is_file() else None, asset.attributes, asset.image_size

@@ -485,6 +485,24 @@ def test_from_local_file_installs_without_network(tmp_path, monkeypatch, officia
     assert _files_under(paths.downloads_dir()) == []
 
 
+def test_from_the_unpacked_generator_file_with_its_discriminator_beside_it(tmp_path, monkeypatch, official_pair, home):
+    import torch
+
+    from stargan_cli.checkpoints import load_checkpoint
+
+    g, d = official_pair
+    (tmp_path / "200000-G.ckpt").write_bytes(_torch_bytes(g))
+    (tmp_path / "200000-D.ckpt").write_bytes(_torch_bytes(d))
+    _patch_asset(monkeypatch, OFFICIAL, urls=(_dead_url(),), image_size=32)
+
+    result = _cli(["download", OFFICIAL, "--from", str(tmp_path / "200000-G.ckpt")], STARGAN_OFFLINE="1")
+
+    assert result.exit_code == 0, result.output
+    ckpt = load_checkpoint(paths.models_dir() / f"{OFFICIAL}.pt")
+    assert ckpt.D is not None and ckpt.step == 200000
+    assert torch.equal(ckpt.D["conv1.weight"], d["conv1.weight"])
+
+
 def test_from_missing_file_and_conflicting_options(tmp_path):
     result = _cli(["download", OFFICIAL, "--from", str(tmp_path / "nope.zip")])
     assert result.exit_code == 1 and "no such file" in _error_line(result)
