@@ -125,3 +125,11 @@ def test_eval_mode_keeps_per_image_statistics():
 def test_discriminator_rejects_sizes_it_cannot_cover():
     with pytest.raises(ValueError, match="divisible"):
         Discriminator(100, 5, repeat_num=6)
+
+
+def test_joint_mode_g_takes_the_mask_but_d_does_not_predict_it(tiny_config):
+    cfg = ModelConfig(**{**tiny_config.to_dict(), "attributes": ("Blond_Hair", "Male", "happy", "sad"),
+                         "label_mode": "joint", "joint_split": 2})
+    assert cfg.c_dim == 6 and cfg.d_cls_dim == 4
+    assert build_generator(cfg).state_dict()["main.0.weight"].shape[1] == 3 + 6
+    assert build_discriminator(cfg)(torch.randn(1, 3, 32, 32))[1].shape == (1, 4)

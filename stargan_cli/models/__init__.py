@@ -13,7 +13,7 @@ def build_generator(config: ModelConfig) -> Generator:
 
 def build_discriminator(config: ModelConfig) -> Discriminator:
     """The discriminator described by ``config``."""
-    return Discriminator(config.image_size, config.c_dim, config.d_conv_dim, config.d_repeat)
+    return Discriminator(config.image_size, config.d_cls_dim, config.d_conv_dim, config.d_repeat)
 
 
 __all__ = [

@@ -44,6 +44,12 @@ class ModelConfig:
         """Length of the label vector the networks take (attributes, plus the mask in joint mode)."""
         return len(self.attributes) + (2 if self.label_mode == "joint" else 0)
 
+    @property
+    def d_cls_dim(self) -> int:
+        """Outputs of D's classification head: one per attribute or domain. The joint mode's
+        mask only tells G which block is in use; D never predicts it (as the original)."""
+        return len(self.attributes)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict."""
         data = asdict(self)
