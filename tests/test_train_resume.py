@@ -83,6 +83,11 @@ def test_resume_can_extend_a_finished_run(celeba_root, tmp_path):
     assert result.exit_code == 0, result.output
     assert load_checkpoint(run / "final.pt").step == 6
     assert [m["step"] for m in read_metrics(run)] == [2, 4, 6]
+    # Resuming without new iterations is an error that leaves the run's settings alone.
+    settings = (run / "config.json").read_bytes()
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "--iters", "3", "-q", "--num-workers", "0"])
+    assert result.exit_code == 1 and "already at step 6" in result.output and "--iters larger than 6" in result.output
+    assert (run / "config.json").read_bytes() == settings
 
 
 def test_resume_errors_are_clear(celeba_root, tmp_path):

@@ -234,6 +234,12 @@ class Trainer:
         self.step = 0
         if resume_from is not None:
             self._restore(resume_from)
+            if self.step >= cfg.iters:
+                # Checked before config.json is rewritten, so the run's settings stay as they were.
+                raise StarganError(
+                    f"the run is already at step {self.step}: pass --iters larger than {self.step} "
+                    "to train on"
+                )
         self._wrap_ddp()
         if self.plan.compile:
             compile_networks(self.nets)
@@ -497,9 +503,6 @@ class Trainer:
         report = ConsoleReport(self.console, cfg.iters, self.step, cfg.quiet) if (
             self.dist.is_main and self.console is not None) else None
         self._report = report
-        if self.step >= cfg.iters:
-            self._say(f"Nothing to do: the run is at step {self.step} of --iters {cfg.iters}")
-            return
         lrs = None
         with report if report is not None else _Null():
             while self.step < cfg.iters:

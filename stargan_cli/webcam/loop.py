@@ -102,7 +102,7 @@ class WebcamStats:
     def summary(self) -> str:
         """One line for the end of a run."""
         line = (
-            f"processed {self.processed} frames in {self.seconds:.1f} s: {self.fps:.1f} fps "
+            f"processed {self.processed} frame{'' if self.processed == 1 else 's'} in {self.seconds:.1f} s: {self.fps:.1f} fps "
             f"(read {self.frames_read}, dropped {self.dropped}"
         )
         if self.no_face:
