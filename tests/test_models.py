@@ -133,3 +133,12 @@ def test_joint_mode_g_takes_the_mask_but_d_does_not_predict_it(tiny_config):
     assert cfg.c_dim == 6 and cfg.d_cls_dim == 4
     assert build_generator(cfg).state_dict()["main.0.weight"].shape[1] == 3 + 6
     assert build_discriminator(cfg)(torch.randn(1, 3, 32, 32))[1].shape == (1, 4)
+
+
+def test_describe_names_attributes_and_domains(tiny_config):
+    assert tiny_config.describe() == "32px concat wgan-gp 5 attrs"
+    folder = ModelConfig(**{**tiny_config.to_dict(), "attributes": ("happy", "sad"), "label_mode": "single"})
+    assert folder.describe().endswith("2 domains")
+    joint = ModelConfig(**{**tiny_config.to_dict(), "attributes": ("Male", "happy", "sad"),
+                           "label_mode": "joint", "joint_split": 1})
+    assert joint.describe().endswith("1 attrs + 2 domains")

@@ -64,4 +64,10 @@ class ModelConfig:
 
     def describe(self) -> str:
         """Key settings in a few words, e.g. ``128px concat wgan-gp 5 attrs``."""
-        return f"{self.image_size}px {self.norm} {self.loss} {len(self.attributes)} attrs"
+        n = len(self.attributes)
+        labels = {
+            "multi": f"{n} attrs",
+            "single": f"{n} domains",
+            "joint": f"{self.joint_split} attrs + {n - self.joint_split} domains",
+        }[self.label_mode]
+        return f"{self.image_size}px {self.norm} {self.loss} {labels}"
