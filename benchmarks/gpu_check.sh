@@ -48,7 +48,7 @@ step 60 "stargan train on synthetic CelebA (60 iterations)" bash -c "
 import sys
 sys.path.insert(0, 'tests')
 from pathlib import Path
-from test_train import make_celeba
+from train_helpers import make_celeba
 make_celeba(Path(sys.argv[1]), n=96)
 EOF
   $PY -m stargan_cli train --data \"\$WORK/celeba\" --out \"\$WORK/run\" --iters 60 --log-every 20 \

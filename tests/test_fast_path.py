@@ -371,7 +371,7 @@ def test_the_training_loop_reads_no_tensor_between_log_steps(tmp_path, monkeypat
     import threading
 
     from stargan_cli.training import Trainer, loop
-    from test_train import make_celeba, tiny
+    from train_helpers import make_celeba, tiny
 
     phase = {"now": None}
     reads: list[tuple[str, int | None, str]] = []
@@ -429,7 +429,7 @@ def test_cli_speed_flags_reach_the_run(tmp_path):
     from typer.testing import CliRunner
 
     from stargan_cli.cli import app
-    from test_train import TINY, make_celeba
+    from train_helpers import TINY, make_celeba
 
     data = make_celeba(tmp_path / "celeba")
     run = tmp_path / "run"

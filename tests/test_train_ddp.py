@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from stargan_cli.checkpoints import load_checkpoint
-from test_train import TINY, make_celeba, read_metrics
+from train_helpers import TINY, make_celeba, read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ from stargan_cli.checkpoints import load_checkpoint
 from stargan_cli.cli import app
 from stargan_cli.errors import StarganError
 from stargan_cli.training import TrainingInterrupted, loop, resume_config, train
-from test_train import TINY, make_celeba, one_thread, read_metrics, tiny  # noqa: F401  (one_thread: autouse)
+from train_helpers import TINY, make_celeba, one_thread, read_metrics, tiny  # noqa: F401  (one_thread: autouse)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
     learning rate decays during all of them (the paper schedule over the whole run)."""
     extra = {}
     if dataset == "both":
-        from test_train import make_folder
+        from train_helpers import make_folder
 
         extra = {"dataset": "both", "folder_data": str(make_folder(tmp_path / "faces")), "attrs": ("Blond_Hair", "Male")}
     settings = dict(iters=10, decay_iters=10, n_critic=3, save_every=100, log_every=2, sample_every=100, **extra)
