@@ -161,18 +161,23 @@ def single_domain_targets(source: "torch.Tensor", attributes: Sequence[str]) -> 
     return targets
 
 
+def keep_first_hair_colour(labels: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
+    """Hair colours one-hot where several are on, keeping the first; ``mask`` marks the
+    hair-colour columns. A column mask rather than list indexing, so the training hot loop
+    never sends an index from the host."""
+    import torch
+
+    hair = (labels > 0) & mask
+    first = hair & (hair.to(torch.int32).cumsum(1) == 1)
+    return torch.where(mask, first.to(labels.dtype), labels)
+
+
 def exclusive_hair(labels: "torch.Tensor", attributes: Sequence[str]) -> "torch.Tensor":
     """Make hair colours one-hot where several are on (keeps the first one set)."""
     import torch
 
-    hair = hair_indices(attributes)
-    if len(hair) < 2:
-        return labels
-    out = labels.clone()
-    block = out[:, hair]
-    first = torch.where(block.sum(1, keepdim=True) > 0, block.argmax(1, keepdim=True), -1)
-    out[:, hair] = (torch.arange(len(hair), device=labels.device)[None] == first).to(out.dtype)
-    return out
+    mask = torch.tensor([a in HAIR_COLORS for a in attributes], dtype=torch.bool, device=labels.device)
+    return keep_first_hair_colour(labels, mask)
 
 
 def exclusive_block_start(config: "ModelConfig") -> int:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from ..attributes import HAIR_COLORS, single_domain_targets
+from ..attributes import HAIR_COLORS, keep_first_hair_colour, single_domain_targets
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,6 @@ def hair_mask(names: Sequence[str], device: torch.device | str = "cpu") -> torch
 @lru_cache(maxsize=32)
 def _hair_mask(names: tuple[str, ...], device: torch.device) -> torch.Tensor:
     return torch.tensor([n in HAIR_COLORS for n in names], dtype=torch.bool, device=device)
-
-
-def keep_first_hair_colour(labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Hair colours one-hot where several are on, keeping the first (as attributes.exclusive_hair)
-    but with a column mask instead of list indexing, so no index ever travels from the host."""
-    hair = (labels > 0) & mask
-    first = hair & (hair.to(torch.int32).cumsum(1) == 1)
-    return torch.where(mask, first.to(labels.dtype), labels)
 
 
 def random_targets(labels: torch.Tensor, part: LabelPart, generator: torch.Generator | None = None) -> torch.Tensor:
