@@ -106,6 +106,24 @@ _CELEBA_LICENCE = (
     "(https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html)"
 )
 
+
+def _official(size: int, share_link: str) -> Asset:
+    """One of the released StarGAN CelebA models (5 attributes), at ``size`` px."""
+    return Asset(
+        name=f"stargan-celeba-{size}",
+        kind="model",
+        install="official",
+        urls=(_dropbox(share_link),),
+        filename=f"celeba-{size}x{size}-5attrs.zip",
+        expected=("**/200000-G.ckpt", "**/200000-D.ckpt"),
+        description=f"official StarGAN, CelebA {size} px, 5 attributes",
+        licence="StarGAN code and models: MIT (yunjey/stargan); trained on CelebA (non-commercial research)",
+        attributes=DEFAULT_ATTRIBUTES,
+        image_size=size,
+        homepage="https://github.com/yunjey/stargan",
+    )
+
+
 ASSETS: dict[str, Asset] = {
     asset.name: asset
     for asset in (
@@ -121,34 +139,9 @@ ASSETS: dict[str, Asset] = {
             licence=_CELEBA_LICENCE,
             homepage="https://github.com/yunjey/stargan",
         ),
-        Asset(
-            name="stargan-celeba-128",
-            kind="model",
-            install="official",
-            # download.sh `pretrained-celeba-128x128`.
-            urls=(_dropbox("https://www.dropbox.com/s/7e966qq0nlxwte4/celeba-128x128-5attrs.zip?dl=0"),),
-            filename="celeba-128x128-5attrs.zip",
-            expected=("**/200000-G.ckpt", "**/200000-D.ckpt"),
-            description="official StarGAN, CelebA 128 px, 5 attributes",
-            licence="StarGAN code and models: MIT (yunjey/stargan); trained on CelebA (non-commercial research)",
-            attributes=DEFAULT_ATTRIBUTES,
-            image_size=128,
-            homepage="https://github.com/yunjey/stargan",
-        ),
-        Asset(
-            name="stargan-celeba-256",
-            kind="model",
-            install="official",
-            # download.sh `pretrained-celeba-256x256`.
-            urls=(_dropbox("https://www.dropbox.com/s/zdq6roqf63m0v5f/celeba-256x256-5attrs.zip?dl=0"),),
-            filename="celeba-256x256-5attrs.zip",
-            expected=("**/200000-G.ckpt", "**/200000-D.ckpt"),
-            description="official StarGAN, CelebA 256 px, 5 attributes",
-            licence="StarGAN code and models: MIT (yunjey/stargan); trained on CelebA (non-commercial research)",
-            attributes=DEFAULT_ATTRIBUTES,
-            image_size=256,
-            homepage="https://github.com/yunjey/stargan",
-        ),
+        # download.sh `pretrained-celeba-128x128` and `pretrained-celeba-256x256`.
+        _official(128, "https://www.dropbox.com/s/7e966qq0nlxwte4/celeba-128x128-5attrs.zip?dl=0"),
+        _official(256, "https://www.dropbox.com/s/zdq6roqf63m0v5f/celeba-256x256-5attrs.zip?dl=0"),
         Asset(
             name="dlim2020-models",
             kind="models",
