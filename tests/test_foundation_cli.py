@@ -63,3 +63,31 @@ def test_missing_cuda_is_a_clear_error():
 def test_nonsense_device_is_a_clear_error():
     with pytest.raises(StarganError, match="unknown device"):
         select_device("tpu9")
+
+
+@pytest.mark.parametrize(
+    "args, says, command",
+    [
+        (["grid", "--n", "0", "x.jpg"], "Invalid value for '--n'", "stargan_cli grid"),
+        (["translate", "x.jpg", "--bogus"], "No such option: --bogus", "stargan_cli translate"),
+        (["translate", "--face"], "'--face' requires an argument", "stargan_cli translate"),
+        (["train", "--norm", "foo"], "'foo' is not one of", "stargan_cli train"),
+        (["nosuch"], "No such command 'nosuch'", "stargan_cli"),
+    ],
+)
+def test_usage_mistakes_are_one_line_naming_the_help(args, says, command):
+    """Typer's own usage errors (a boxed, multi-line message) become one Error: line, exit 2."""
+    out = subprocess.run([sys.executable, "-m", "stargan_cli", *args], capture_output=True, text=True,
+                         env={**__import__("os").environ, "COLUMNS": "60"})
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("Error: ") and says in lines[0]
+    assert lines[0].endswith(f"{command} --help'.")  # run as python -m stargan_cli
+    assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_no_arguments_still_shows_the_help():
+    out = subprocess.run([sys.executable, "-m", "stargan_cli", "translate"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "Usage:" in out.stdout + out.stderr and "--to" in out.stdout + out.stderr
