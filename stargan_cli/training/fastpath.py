@@ -33,7 +33,7 @@ from torch import nn
 
 from ..devices import default_precision
 from .labels import LabelPart, model_label, random_targets
-from .step import LossWeights, Networks, discriminator_step, generator_step, prepare_images
+from .step import LossWeights, Networks, discriminator_step, fake_images, generator_step, prepare_images
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_ITERATIONS = 3  # eager runs of each kind of iteration before it is captured
@@ -214,6 +214,7 @@ def run_iteration(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One iteration on a device batch: flips, random targets, a D step, a G step if
     ``train_g``. Returns the D losses and the G losses (None without a G step).
+    The fake images are computed once for both steps (:func:`.step.fake_images`).
     ``d_step``/``g_step`` replace the step functions (same signatures)."""
     x_real = prepare_images(images, generator)
     if channels_last:
@@ -221,8 +222,9 @@ def run_iteration(
     label_trg = random_targets(labels, part, generator)
     c_org = model_label(labels, part, c_dim)
     c_trg = model_label(label_trg, part, c_dim)
-    d_losses = d_step(nets, x_real, c_org, c_trg, part, weights, generator)
-    g_losses = g_step(nets, x_real, c_org, c_trg, part, weights) if train_g else None
+    x_fake = fake_images(nets, x_real, c_trg, for_generator_step=train_g)
+    d_losses = d_step(nets, x_real, c_org, c_trg, part, weights, generator, x_fake=x_fake)
+    g_losses = g_step(nets, x_real, c_org, c_trg, part, weights, x_fake=x_fake) if train_g else None
     return d_losses, g_losses
 
 

@@ -85,6 +85,21 @@ def _optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler
         optimizer.step()
 
 
+def fake_images(nets: Networks, x_real: torch.Tensor, c_trg: torch.Tensor, for_generator_step: bool) -> torch.Tensor:
+    """G's translations of ``x_real`` to ``c_trg`` for an iteration's D step.
+
+    In an iteration with a G step, G has not changed yet when that step starts, so these are
+    exactly the images the G step would compute first: they are computed once, with G's graph
+    kept (through ``G_train``), and passed to both steps, saving one G forward pass per G step.
+    Otherwise no graph is kept.
+    """
+    with nets.autocast(x_real.device):
+        if for_generator_step:
+            return nets.G_train(x_real, c_trg)
+        with torch.no_grad():
+            return nets.G(x_real, c_trg)
+
+
 def discriminator_step(
     nets: Networks,
     x_real: torch.Tensor,
@@ -93,17 +108,20 @@ def discriminator_step(
     part: LabelPart,
     weights: LossWeights,
     generator: torch.Generator | None,
+    x_fake: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One update of D; returns the detached losses in the order of :data:`D_LOSSES`.
 
-    Real and fake images go through D as one batch (D has no batch statistics, so this equals
-    two passes). The classification loss covers only ``part``'s block of the label.
+    ``x_fake``: G's translations of ``x_real`` to ``c_trg`` (:func:`fake_images`), computed here
+    when not given. Real and fake images go through D as one batch (D has no batch statistics,
+    so this equals two passes). The classification loss covers only ``part``'s block of the label.
     """
     device = x_real.device
     batch = x_real.size(0)
+    if x_fake is None:
+        x_fake = fake_images(nets, x_real, c_trg, for_generator_step=False)
+    x_fake = x_fake.detach()
     with nets.autocast(device):
-        with torch.no_grad():
-            x_fake = nets.G(x_real, c_trg)
         src, cls = nets.D_train(torch.cat([x_real, x_fake.to(x_real.dtype)]))
         src_real, src_fake = src.float().split(batch)
         d_real, d_fake = critic_loss(weights.loss, src_real, src_fake)
@@ -127,18 +145,21 @@ def generator_step(
     c_trg: torch.Tensor,
     part: LabelPart,
     weights: LossWeights,
+    x_fake: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One update of G; returns the detached losses in the order of :data:`G_LOSSES`.
 
-    Translate to the target, score with D (whose parameters are frozen meanwhile, so no D
-    gradient is computed), translate back to the original label for the cycle loss.
+    Translate to the target (or take ``x_fake``, :func:`fake_images` with G's graph kept),
+    score with D (whose parameters are frozen meanwhile, so no D gradient is computed),
+    translate back to the original label for the cycle loss.
     """
     device = x_real.device
+    if x_fake is None:
+        x_fake = fake_images(nets, x_real, c_trg, for_generator_step=True)
     for p in nets.D.parameters():
         p.requires_grad_(False)
     try:
         with nets.autocast(device):
-            x_fake = nets.G_train(x_real, c_trg)
             src, cls = nets.D(x_fake)
             x_rec = nets.G_train(x_fake, c_org)
             g_fake = generator_adversarial_loss(weights.loss, src.float())
