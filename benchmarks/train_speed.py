@@ -231,45 +231,97 @@ def sync(device: torch.device) -> None:
 
 
 # ----------------------------------------------------------------------------- speed
+def _error_text(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:160] if text else ''}"
+
+
 def measure(args: argparse.Namespace, device: torch.device, batch: int) -> list[dict[str, Any]]:
+    """Time every variant at ``batch``; a variant that fails gets a row saying so and the
+    others go on (one bad variant must not cost the whole run)."""
     batches = synthetic_batches(args.data_batches, batch, args.image_size, device)
-    variants = [build_variant(name, args, device, batches) for name in args.variants]
-    counters = {v.name: 0 for v in variants}
-    for v in variants:
+    variants: list[Variant] = []
+    failed: dict[str, str] = {}
+    counters: dict[str, int] = {}
+    for name in args.variants:
         start = time.perf_counter()
-        for _ in range(args.warmup):
-            v.run(counters[v.name])
-            counters[v.name] += 1
-        sync(device)
-        print(f"  batch {batch}: {v.name} warmed up ({args.warmup} iterations, {time.perf_counter() - start:.1f}s)",
+        try:
+            v = build_variant(name, args, device, batches)
+            counters[name] = 0
+            for _ in range(args.warmup):
+                v.run(counters[name])
+                counters[name] += 1
+            sync(device)
+        except Exception as err:  # noqa: BLE001 - reported as the variant's row
+            failed[name] = _error_text(err)
+            print(f"  batch {batch}: {name} FAILED: {failed[name]}", file=sys.stderr, flush=True)
+            continue
+        variants.append(v)
+        print(f"  batch {batch}: {name} warmed up ({args.warmup} iterations, {time.perf_counter() - start:.1f}s)",
               file=sys.stderr, flush=True)
     rates: dict[str, list[float]] = {v.name: [] for v in variants}
     for _ in range(args.windows):
         for v in variants:
-            sync(device)
-            start = time.perf_counter()
-            for _ in range(args.window):
-                v.run(counters[v.name])
-                counters[v.name] += 1
-            sync(device)
+            if v.name in failed:
+                continue
+            try:
+                sync(device)
+                start = time.perf_counter()
+                for _ in range(args.window):
+                    v.run(counters[v.name])
+                    counters[v.name] += 1
+                sync(device)
+            except Exception as err:  # noqa: BLE001
+                failed[v.name] = _error_text(err)
+                print(f"  batch {batch}: {v.name} FAILED: {failed[v.name]}", file=sys.stderr, flush=True)
+                continue
             rates[v.name].append(args.window / (time.perf_counter() - start))
-    base = statistics.median(rates[variants[0].name])
-    best_base = max(rates[variants[0].name])  # others' load only ever slows a window down
+    timed = [v for v in variants if v.name not in failed and rates[v.name]]
+    base_rates = rates[timed[0].name] if timed and timed[0].name == args.variants[0] else None
+    base = statistics.median(base_rates) if base_rates else float("nan")
+    best_base = max(base_rates) if base_rates else float("nan")  # others' load only ever slows a window down
     rows = []
-    for v in variants:
-        median = statistics.median(rates[v.name])
+    for name in args.variants:
+        if name in failed:
+            rows.append({"batch": batch, "variant": name, "error": failed[name], "setup": f"FAILED: {failed[name]}"})
+            continue
+        v = next(v for v in timed if v.name == name)
+        median = statistics.median(rates[name])
         graphs = v.stepper.captured_graphs if v.stepper is not None else 0
         note = v.describe + (f", {graphs} graphs captured" if graphs else "")
         if v.stepper is not None and v.stepper.fallback_reason:
             note += f", graphs fell back: {v.stepper.fallback_reason}"
-        rows.append({"batch": batch, "variant": v.name, "it_per_s": median, "min": min(rates[v.name]),
-                     "max": max(rates[v.name]), "images_per_s": median * batch, "ratio": median / base,
-                     "best_ratio": max(rates[v.name]) / best_base,
+        rows.append({"batch": batch, "variant": name, "it_per_s": median, "min": min(rates[name]),
+                     "max": max(rates[name]), "images_per_s": median * batch, "ratio": median / base,
+                     "best_ratio": max(rates[name]) / best_base,
                      "setup": note})
-    del variants
+    del variants, timed
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return rows
+
+
+def speed_table(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """The speed rows as table cells (a failed variant shows dashes and its error)."""
+    out = []
+    for r in rows:
+        if "error" in r:
+            out.append((str(r["batch"]), r["variant"], "-", "-", "-", "-", "-", r["setup"]))
+            continue
+        out.append((str(r["batch"]), r["variant"], f"{r['it_per_s']:.2f}", f"{r['min']:.2f}-{r['max']:.2f}",
+                    f"{r['images_per_s']:.0f}", f"{r['ratio']:.2f}x", f"{r['best_ratio']:.2f}x", r["setup"]))
+    return out
+
+
+def write_json(path: Path | None, results: dict[str, Any]) -> None:
+    """Write ``results`` to ``path`` (temp file, then rename): called after each part, so a run
+    stopped by a time limit keeps what it measured."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(path)
 
 
 def print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -296,10 +348,17 @@ def loss_check(args: argparse.Namespace, device: torch.device) -> dict[str, Any]
     notes: dict[str, str] = {}
     for label, name, rng_seed in configs:
         record: list[torch.Tensor] = []
-        variant = build_variant(name, args, device, batches, rng_seed=rng_seed, record=record)
         start = time.perf_counter()
-        for i in range(args.loss_check):
-            variant.run(i)
+        try:
+            variant = build_variant(name, args, device, batches, rng_seed=rng_seed, record=record)
+            for i in range(args.loss_check):
+                variant.run(i)
+        except Exception as err:  # noqa: BLE001 - the configuration is reported as failed
+            if label == "fp32 (reference)":
+                raise
+            notes[label] = f"FAILED: {_error_text(err)}"
+            print(f"  {label}: {notes[label]}", file=sys.stderr, flush=True)
+            continue
         curves[label] = torch.stack(record).float().cpu()
         notes[label] = variant.describe + (f"; graphs fell back: {variant.stepper.fallback_reason}"
                                            if variant.stepper.fallback_reason else "")
@@ -314,14 +373,22 @@ def loss_check(args: argparse.Namespace, device: torch.device) -> dict[str, Any]
         return torch.stack([curve[k * window:(k + 1) * window].nanmean(0) for k in range(n)])
 
     ref_w = window_means(ref)
+    g_rows = torch.tensor([(i + 1) % args.n_critic == 0 for i in range(args.loss_check)])
+    n_d = len(D_LOSSES)
+
+    def finite(curve: torch.Tensor) -> bool:
+        """Every D loss, and every G loss of an iteration with a G step (the others are NaN)."""
+        return bool(torch.isfinite(curve[:, :n_d]).all() and torch.isfinite(curve[g_rows, n_d:]).all())
+
     deviations = {}
     for label, curve in curves.items():
         if label == "fp32 (reference)":
             continue
-        diff = (window_means(curve) - ref_w).abs()
-        deviations[label] = {n: float(diff[:, j].nan_to_num(0).max()) for j, n in enumerate(names)}
-        deviations[label]["finite"] = bool(torch.isfinite(curve.nan_to_num(0)).all())
-    spread = deviations["fp32, other random draws"]
+        # A NaN window mean (a loss that became NaN throughout a window) is an infinite deviation.
+        diff = (window_means(curve) - ref_w).abs().nan_to_num(float("inf"))
+        deviations[label] = {n: float(diff[:, j].max()) for j, n in enumerate(names)}
+        deviations[label]["finite"] = finite(curve)
+    spread = deviations.get("fp32, other random draws", {n: 0.0 for n in names})
     verdict = {}
     for label, dev in deviations.items():
         if label == "fp32, other random draws":
@@ -331,10 +398,16 @@ def loss_check(args: argparse.Namespace, device: torch.device) -> dict[str, Any]
         scale = {n: float(ref_w[:, j].abs().nanmean()) for j, n in enumerate(names)}
         verdict[label] = dev["finite"] and all(dev[n] <= max(spread[n], 0.02 * scale[n], 1e-3) for n in names)
     header = ("configuration",) + tuple(names) + ("tracks fp32",)
+    for label, note in notes.items():
+        if note.startswith("FAILED"):
+            verdict[label] = False
     rows = []
     for label, dev in deviations.items():
         rows.append((label, *[f"{dev[n]:.4f}" for n in names],
                      "-" if label not in verdict else ("yes" if verdict[label] else "NO")))
+    for label, note in notes.items():
+        if note.startswith("FAILED"):
+            rows.append((label, *["-"] * len(names), f"NO ({note})"))
     print_table(f"Loss tracking, batch {batch}, {args.image_size}px conv {args.conv_dim}, "
                 f"{args.loss_check} iterations: largest |difference| of {window}-iteration means from fp32 eager",
                 header, rows)
@@ -436,23 +509,21 @@ def main(argv: list[str] | None = None) -> int:
           f"G repeat {args.repeat}, n_critic {args.n_critic}", flush=True)
     if args.sync_check:
         results["sync_check"] = sync_check(args, device)
+        write_json(args.json, results)
     if args.loss_check:
         results["loss_check"] = loss_check(args, device)
+        write_json(args.json, results)
     if not (args.sync_check or args.loss_check):
-        rows = []
+        rows: list[dict[str, Any]] = []
+        results["speed"] = rows
         for batch in args.batch_sizes:
             rows += measure(args, device, batch)
-        results["speed"] = rows
-        table = [(str(r["batch"]), r["variant"], f"{r['it_per_s']:.2f}", f"{r['min']:.2f}-{r['max']:.2f}",
-                  f"{r['images_per_s']:.0f}", f"{r['ratio']:.2f}x", f"{r['best_ratio']:.2f}x", r["setup"])
-                 for r in rows]
-        print_table(f"Training iterations per second ({args.windows} windows of {args.window} iterations after "
-                    f"{args.warmup} warm-up, median)",
-                    ("batch", "variant", "it/s", "min-max", "images/s", f"vs {args.variants[0]}",
-                     "best vs best", "setup"), table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+            print_table(f"Training iterations per second ({args.windows} windows of {args.window} iterations "
+                        f"after {args.warmup} warm-up, median)",
+                        ("batch", "variant", "it/s", "min-max", "images/s", f"vs {args.variants[0]}",
+                         "best vs best", "setup"), speed_table(rows))
+            write_json(args.json, results)
+    write_json(args.json, results)
     return 0
 
 

@@ -92,8 +92,8 @@ def register(app: typer.Typer) -> None:
             help="Capture each kind of training step (D only, D+G) in a CUDA graph after a few eager "
             "steps and replay it: no per-kernel launch cost. Each graph's first replay is checked "
             "against an eager step; on any capture error or mismatch training continues without "
-            "graphs, with a warning. Opt-in until measured on a GPU (benchmarks/RESULTS.md); "
-            "single CUDA process, bf16/fp32 only.", show_default=False)] = None,
+            "graphs, with a warning. \\[default: on for one CUDA process in bf16/fp32; "
+            "--no-cuda-graphs turns them off]", show_default=False)] = None,
         compile_: Annotated[bool, typer.Option(
             "--compile", help="torch.compile the generator and the discriminator's main pass "
             "(experimental: slow start, numerics not yet measured against fp32 on a GPU).")] = False,

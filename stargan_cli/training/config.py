@@ -34,9 +34,9 @@ class TrainConfig:
     ``stargan download celeba`` fills) and the folder dataset for ``dataset="folder"``;
     ``folder_data`` is the folder dataset of ``dataset="both"``. ``batch_size`` is per process
     under torchrun. ``decay_iters`` larger than ``iters`` decays over the whole run.
-    ``device``/``precision``/``num_workers`` None pick the defaults for the machine, and
-    ``cuda_graphs``, ``compile`` and ``channels_last`` are opt-in (see
-    :func:`fastpath.plan_speed`).
+    ``device``/``precision``/``num_workers``/``cuda_graphs`` None pick the defaults for the
+    machine (CUDA graphs on for one CUDA process in bf16/fp32); ``compile`` and
+    ``channels_last`` are opt-in (see :func:`fastpath.plan_speed`).
     ``out`` None: a new folder under ``paths.runs_dir()``. ``resume``: a run folder to continue.
     """
 
