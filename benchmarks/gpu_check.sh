@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU checks of the fast training path, in one call (about 5-8 minutes on an H200; every step
-# has its own time limit, 530 s in all, and a failing step does not stop the others).
+# has its own time limit, 550 s in all, and a failing step does not stop the others).
 #
 #   bash benchmarks/gpu_check.sh [OUTPUT_DIR]        (default: $OUT, else ./gpu-check)
 #
@@ -11,7 +11,8 @@
 #                  channels-last; batch 16 and 64
 #   loss.json      300 iterations: defaults and bf16-without-graphs vs fp32 eager, and the
 #                  spread that other random draws give
-#   sync.json      50 iterations of the default path (graphs) under set_sync_debug_mode("error")
+#   sync.json      50 iterations of the default path (graphs) under set_sync_debug_mode("error"),
+#                  and a torch.profiler breakdown of 10 eager bf16 iterations (where the time goes)
 #   pytest.log     tests/test_fast_path.py, with its CUDA-only tests
 #   train.log      `stargan train` on a synthetic CelebA (real loader, prefetch thread, defaults)
 #   compile.json   original vs --compile at batch 16 (compile time is not timed: warm-up)
@@ -39,8 +40,8 @@ step 170 "speed: batch 16 and 64" "$PY" benchmarks/train_speed.py --batch-sizes 
 step 80 "loss tracking: 300 iterations, batch 16" "$PY" benchmarks/train_speed.py --batch-sizes 16 \
   --loss-check 300 --json "$DEST/loss.json"
 
-step 40 "host syncs (default path: CUDA graphs)" "$PY" benchmarks/train_speed.py --batch-sizes 16 \
-  --sync-check 50 --json "$DEST/sync.json"
+step 70 "host syncs (default path: CUDA graphs), then a profile of eager bf16" "$PY" benchmarks/train_speed.py \
+  --batch-sizes 16 --sync-check 50 --profile 10 --json "$DEST/sync.json"
 
 step 70 "tests" bash -c "$PY -m pytest tests/test_fast_path.py -q -rs > '$DEST/pytest.log' 2>&1; rc=\$?; tail -5 '$DEST/pytest.log'; exit \$rc"
 
@@ -62,7 +63,7 @@ EOF
   $PY -c \"import json,sys; print('resolved speed:', json.load(open(sys.argv[1]))['resolved']['speed'])\" \"\$WORK/run/config.json\"
 "
 
-step 90 "torch.compile: batch 16" "$PY" benchmarks/train_speed.py --batch-sizes 16 --variants original,fast-compile \
+step 80 "torch.compile: batch 16" "$PY" benchmarks/train_speed.py --batch-sizes 16 --variants original,fast-compile \
   --warmup 40 --windows 3 --json "$DEST/compile.json"
 
 echo "done: results in $DEST" | tee -a "$LOG"

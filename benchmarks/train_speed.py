@@ -4,6 +4,7 @@
     python benchmarks/train_speed.py --variants original,fast,fast-nographs,fast-fp32,fast-cl
     python benchmarks/train_speed.py --loss-check 300 [--json out.json]
     python benchmarks/train_speed.py --sync-check 50
+    python benchmarks/train_speed.py --profile 10
 
 One iteration = one D step, plus a G step every ``--n-critic`` (5) iterations, on synthetic
 data already on the device (the data pipeline is measured by ``data_speed.py``). Variants:
@@ -26,7 +27,9 @@ ratio to ``original``. ``--loss-check N`` trains N iterations from the same weig
 random draws with fp32 eager (the reference), the defaults, bf16 without graphs, and fp32 with
 other random draws (the natural spread), and compares 20-iteration means of every loss.
 ``--sync-check N`` runs N iterations of the default fast path (after warm-up) under
-``torch.cuda.set_sync_debug_mode("error")``: any host synchronisation fails it.
+``torch.cuda.set_sync_debug_mode("error")``: any host synchronisation fails it. ``--profile N``
+profiles N eager iterations and groups the time (convolution, instance norm, optimizer,
+elementwise): what a fused kernel could win.
 """
 
 from __future__ import annotations
@@ -416,6 +419,62 @@ def loss_check(args: argparse.Namespace, device: torch.device) -> dict[str, Any]
             "tracks_fp32": verdict, "last_window_means": final, "setups": notes}
 
 
+# Kernel and operator names grouped into what a fused or faster kernel could replace.
+PROFILE_GROUPS = (
+    ("convolution", ("conv", "cudnn", "gemm", "wgrad", "dgrad", "sm90_xmma", "cutlass", "implicit")),
+    ("instance norm", ("instance_norm", "batch_norm", "group_norm", "bn_fw", "bn_bw", "welford", "var_mean")),
+    ("optimizer", ("adam", "foreach", "multi_tensor")),
+    ("elementwise", ("elementwise", "vectorized", "relu", "leaky", "add", "mul", "copy", "fill", "where",
+                     "cat", "reduce", "sum", "mean", "abs", "flip")),
+)
+
+
+def profile_check(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """Where an iteration's device time goes: ``args.profile`` eager iterations of the default
+    precision without graphs (a replayed graph shows as one block) under torch.profiler, after
+    warm-up; the top operators and the share of each group of kernels."""
+    from torch.profiler import ProfilerActivity, profile
+
+    batch = args.batch_sizes[0]
+    variant = build_variant("fast-nographs", args, device, synthetic_batches(args.data_batches, batch,
+                                                                             args.image_size, device))
+    for i in range(args.warmup):
+        variant.run(i)
+    sync(device)
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for i in range(args.warmup, args.warmup + args.profile):
+            variant.run(i)
+        sync(device)
+    events = prof.key_averages()
+
+    def device_us(e: Any) -> float:
+        if cuda:
+            return float(getattr(e, "self_device_time_total", 0.0) or getattr(e, "self_cuda_time_total", 0.0))
+        return float(e.self_cpu_time_total)
+
+    rows = sorted(((e.key, device_us(e), e.count) for e in events), key=lambda r: -r[1])
+    total = sum(t for _, t, _ in rows) or 1.0
+    groups = {name: 0.0 for name, _ in PROFILE_GROUPS}
+    groups["other"] = 0.0
+    for key, t, _ in rows:
+        low = key.lower()
+        group = next((name for name, words in PROFILE_GROUPS if any(w in low for w in words)), "other")
+        groups[group] += t
+    per_iter_ms = total / 1000 / args.profile
+    print_table(f"Profile: {variant.describe}, no graphs, batch {batch}, {args.profile} iterations, "
+                f"{per_iter_ms:.2f} ms of {'device' if cuda else 'CPU'} time per iteration (self time)",
+                ("group", "share", "ms per iteration"),
+                [(g, f"{100 * t / total:.1f}%", f"{t / 1000 / args.profile:.3f}") for g, t in groups.items()])
+    top = rows[:25]
+    print_table("Top operators and kernels by self time", ("name", "share", "ms per iteration", "calls"),
+                [(k[:90], f"{100 * t / total:.1f}%", f"{t / 1000 / args.profile:.3f}", str(c)) for k, t, c in top])
+    return {"iterations": args.profile, "batch": batch, "setup": variant.describe, "ms_per_iteration": per_iter_ms,
+            "groups_ms_per_iteration": {g: t / 1000 / args.profile for g, t in groups.items()},
+            "top": [{"name": k, "ms_per_iteration": t / 1000 / args.profile, "calls": c} for k, t, c in top]}
+
+
 def sync_check(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     """The default fast path, after warm-up, under set_sync_debug_mode("error")."""
     if device.type != "cuda":
@@ -476,6 +535,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--loss-check", type=int, default=0, metavar="N", help="compare losses over N iterations")
     parser.add_argument("--sync-check", type=int, default=0, metavar="N", help="N iterations with sync errors on")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="profile N eager iterations (default precision, no graphs): where the time goes")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
@@ -513,7 +574,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.loss_check:
         results["loss_check"] = loss_check(args, device)
         write_json(args.json, results)
-    if not (args.sync_check or args.loss_check):
+    if args.profile:
+        results["profile"] = profile_check(args, device)
+        write_json(args.json, results)
+    if not (args.sync_check or args.loss_check or args.profile):
         rows: list[dict[str, Any]] = []
         results["speed"] = rows
         for batch in args.batch_sizes:
