@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import sys
 from pathlib import Path
+from typing import Sequence
 
 from . import paths, registry
 from .errors import StarganError
@@ -103,3 +104,41 @@ def _fetch_registered(asset: registry.Asset, *, download: bool, quiet: bool) -> 
     except StarganError as err:
         raise StarganError(f"model {asset.name} is not installed and the download failed: {err}") from None
     return result.paths[0]
+
+
+def display_names(specs: Sequence[str]) -> list[str]:
+    """Short unique names for ``--model`` values, for tables and sheets.
+
+    A model name stays as given; a file is named by its stem, except a training run's
+    ``final.pt`` (the run folder's name) and ``checkpoints/NNNNNN.pt`` (``RUN@STEP``). Names
+    that still repeat get their parent folders until they differ (``a/model``, ``b/model``),
+    and the same file given twice gets `` #2``, `` #3``, ...
+    """
+    names = []
+    for spec in specs:
+        if not ("/" in spec or "\\" in spec or Path(spec).suffix):
+            names.append(spec)
+            continue
+        path = Path(spec)
+        run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        if path.stem == "final" and run.name:
+            names.append(run.name)
+        elif path.stem.isdigit() and run.name:
+            names.append(f"{run.name}@{int(path.stem)}")
+        else:
+            names.append(path.stem)
+    for depth in (1, 2, 3):
+        counts = {n: len({spec for spec, m in zip(specs, names) if m == n}) for n in names}  # distinct files
+        if all(c == 1 for c in counts.values()):
+            break
+        names = [
+            "/".join(Path(p).with_suffix("").parts[-(depth + 1):]) if counts[n] > 1 else n
+            for n, p in zip(names, specs)
+        ]
+    unique: list[str] = []
+    for name in names:
+        candidate, k = name, 2
+        while candidate in unique:
+            candidate, k = f"{name} #{k}", k + 1
+        unique.append(candidate)
+    return unique

@@ -370,7 +370,7 @@ def test_eval_cli_end_to_end(celeba_dir, tmp_path):
             "--batch-size", "6", "--json", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "Comparison" in result.output and "a[1].pt" in result.output and "b.pt" in result.output
+    assert "Comparison" in result.output and "a[1]" in result.output and "b" in result.output
     assert re.search(r"[\d%] \*", result.output)  # best of a row marked
     assert fid_module.STANDIN_NAME in result.output
     assert "trained at 32px; images of 64px are resized" in " ".join(result.output.split())
@@ -380,7 +380,7 @@ def test_eval_cli_end_to_end(celeba_dir, tmp_path):
     assert report["fid_features"] == fid_module.STANDIN_NAME
     assert report["classifier"]["image_size"] == S and len(report["classifier"]["accuracy"]) == 40
     names = [m["name"] for m in report["models"]]
-    assert names == ["a[1].pt", "b.pt"]
+    assert names == ["a[1]", "b"]  # named as the grid names them (model_store.display_names)
     for model, attrs in zip(report["models"], (("Black_Hair", "Blond_Hair", "Male"), ("Blond_Hair", "Male", "Young"))):
         assert set(model) >= {"name", "config", "targets", "mean"}
         assert model["config"]["attributes"] == list(attrs)

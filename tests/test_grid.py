@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from stargan_cli import grid as lib
 from stargan_cli.attributes import CELEBA_ATTRIBUTES, single_domain_targets
 from stargan_cli.checkpoints import Checkpoint, save_checkpoint
+from stargan_cli.model_store import display_names
 from stargan_cli.cli import app
 from stargan_cli.errors import StarganError
 from stargan_cli.images import crop_resize, open_image
@@ -207,9 +208,8 @@ def test_row_labels_show_model_settings(models):
     single = lib.model_labels(["five"], [lib.model_settings(checkpoints[0])])[0]
     assert single == "five\n32px concat wgan-gp 5 attrs"
     specs = ["stargan-celeba-128", "runs/x/final.pt", "runs/y/checkpoints/000100.pt", "a/model.pt", "b/model.pt"]
-    assert lib.model_display_names(specs, [Path(s) for s in specs]) == [
-        "stargan-celeba-128", "x", "y@100", "a/model", "b/model"
-    ]
+    assert display_names(specs) == ["stargan-celeba-128", "x", "y@100", "a/model", "b/model"]
+    assert display_names(["runs/x/final.pt", "runs/x/final.pt"]) == ["x", "x #2"]
 
 
 def test_face_detection_inputs_use_the_translator_crop(models, tmp_path):

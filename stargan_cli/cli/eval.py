@@ -86,8 +86,8 @@ def register(app: typer.Typer) -> None:
         from ..devices import select_device
         from ..evaluation import EvalSettings, choose_extractor, evaluate_models, find_classifier, load_classifier
         from ..evaluation.report import RichProgress, accuracy_table, check_json_path, print_report, write_json
-        from ..evaluation.runner import celeba_block, model_names, train_celeba_classifier
-        from ..model_store import resolve_model
+        from ..evaluation.runner import celeba_block, train_celeba_classifier
+        from ..model_store import display_names, resolve_model
 
         specs = list(model or [])
         if not specs and not train:
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
                 judge = load_classifier(find_classifier(sizes[0], classifier), dev)
             extractor = choose_extractor(fid, dev, warn=notes.append)
             report = evaluate_models(
-                list(zip(model_names(specs), paths)), judge, settings,
+                list(zip(display_names(specs), paths)), judge, settings,
                 extractor=extractor, device=dev, progress=progress, quiet=quiet,
             )
         for note in notes:

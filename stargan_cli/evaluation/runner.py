@@ -167,18 +167,6 @@ def celeba_block(config: "ModelConfig") -> tuple[tuple[str, ...], Callable[["tor
     return names, label
 
 
-def model_names(specs: Sequence[str]) -> list[str]:
-    """Display names for ``--model`` values: the value itself (a path's file name), made unique."""
-    names: list[str] = []
-    for spec in specs:
-        base = Path(spec).name if ("/" in spec or "\\" in spec) else spec
-        name, k = base, 2
-        while name in names:
-            name, k = f"{base} #{k}", k + 1
-        names.append(name)
-    return names
-
-
 # --- data ---------------------------------------------------------------------------------------
 
 

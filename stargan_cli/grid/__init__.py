@@ -40,7 +40,7 @@ from .files import (
 from .inputs import GridInput, dataset_inputs, file_inputs, source_names
 from .layout import SheetLayout, SheetStyle, draw_blank, fit_cell, plan_layout, render_sheet
 from .models import (
-    GridModel, load_models, model_display_names, model_labels, model_settings, models_from_translators,
+    GridModel, load_models, model_labels, model_settings, models_from_translators,
     train_config_of,
 )
 from .sheet import SheetData, count_jobs, default_cell_size, make_sheet, translate_cells

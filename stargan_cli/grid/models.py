@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:
@@ -81,37 +80,6 @@ def model_labels(names: Sequence[str], settings: Sequence[Mapping[str, str]]) ->
     return labels
 
 
-def model_display_names(specs: Sequence[str], paths: Sequence[Path]) -> list[str]:
-    """Short unique names for models.
-
-    A model name stays as given; a file is named by its stem, except a training run's
-    ``final.pt`` (the run folder's name) and ``checkpoints/NNNNNN.pt`` (``RUN@STEP``). Names
-    that still repeat get their parent folders until they differ (``a/model``, ``b/model``).
-    """
-    names = []
-    for spec, path in zip(specs, paths):
-        if not ("/" in spec or "\\" in spec or Path(spec).suffix):
-            names.append(spec)
-            continue
-        path = Path(spec)
-        run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        if path.stem == "final" and run.name:
-            names.append(run.name)
-        elif path.stem.isdigit() and run.name:
-            names.append(f"{run.name}@{int(path.stem)}")
-        else:
-            names.append(path.stem)
-    for depth in (1, 2, 3):
-        counts = {n: names.count(n) for n in names}
-        if all(c == 1 for c in counts.values()):
-            break
-        names = [
-            "/".join(Path(p).with_suffix("").parts[-(depth + 1):]) if counts[n] > 1 else n
-            for n, p in zip(names, specs)
-        ]
-    return names
-
-
 @dataclass
 class GridModel:
     """A loaded model on a sheet: the Translator that runs it and its row label."""
@@ -138,7 +106,7 @@ def load_models(
     """Load each ``--model`` (name, checkpoint or official ``NNNNNN-G.ckpt``) with its label."""
     from ..checkpoints import load_checkpoint
     from ..devices import select_device
-    from ..model_store import resolve_model
+    from ..model_store import display_names, resolve_model
     from ..translate import Translator
 
     if not specs:
@@ -150,7 +118,7 @@ def load_models(
         paths.append(path)
         checkpoints.append(load_checkpoint(path))
     shown = [str(s) if s is not None else p.stem for s, p in zip(specs, paths)]
-    names = model_display_names(shown, paths)
+    names = display_names(shown)
     labels = model_labels(names, [model_settings(c) for c in checkpoints])
     return [
         GridModel(name=n, translator=Translator(c, device=device, half=half), label=l, checkpoint=c)
