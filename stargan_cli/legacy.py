@@ -2,9 +2,12 @@
 
 - The official StarGAN release (yunjey/stargan): ``NNNNNN-G.ckpt`` / ``NNNNNN-D.ckpt`` plain
   state dicts whose names our concat models share exactly.
-- The DLIM2020 student project: a lookup-norm generator whose layers are ``L1`` ... ``L23`` with
-  ``nn.Embedding`` tables ``gain`` and ``bias`` (index = argmax of the label). Its convolutions
-  and tables are mapped onto ours in network order, checked by shape.
+- The DLIM2020 student project (github.com/nigalsan1/DLIM2020, ``StarGAN_new_IN/model.py``): a
+  lookup-norm generator whose modules are ``L1`` ... ``L23`` (a residual block's own are
+  ``L1`` ... ``L5``), each conditional norm with ``nn.Embedding`` tables ``gain`` and ``bias``
+  (index = argmax of the label; ``out = IN(x) * (1 + gain) + bias``, per-image statistics as
+  its solver never calls ``eval()``) and unused ``stored_mean``/``stored_var`` buffers. Its
+  convolutions and tables are mapped onto ours in network order, checked by shape.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 
 import pytest
 import torch
@@ -199,15 +200,21 @@ def test_dlim2020_layout_is_imported_by_shape():
     with torch.no_grad():
         for p in ours.parameters():
             p.normal_(0, 0.2)
-    # Rename our layers to the L-numbering with Embedding-style keys.
-    state, layer = {}, 0
-    for i, m in enumerate(ours.main):
-        layer += 1
-        prefix = f"L{layer}"
-        for k, v in m.state_dict().items():
-            if k.endswith(("gain", "bias")) and v.dim() == 2:
-                k = k + ".weight"
-            state[f"{prefix}.{k}"] = v.clone()
+    # Rename ours into github.com/nigalsan1/DLIM2020's StarGAN_new_IN/model.py names: the
+    # generator's modules are L1..L23 (residual blocks' own modules L1..L5), each conditional
+    # norm ("ccbn") has Embedding tables gain.weight/bias.weight and unused stored_mean/var.
+    state = {}
+    for key, value in ours.state_dict().items():
+        name = re.sub(r"main\.(\d+)", lambda m: f"L{int(m.group(1)) + 1}", key)
+        if name.endswith((".gain", ".bias")) and value.dim() == 2:
+            state[name + ".weight"] = value.clone()
+            norm = name.rsplit(".", 1)[0]
+            state[f"{norm}.stored_mean"] = torch.zeros(value.shape[1])
+            state[f"{norm}.stored_var"] = torch.ones(value.shape[1])
+        else:
+            state[name] = value.clone()
+    assert {"L1.weight", "L2.gain.weight", "L2.stored_var", "L10.L1.weight", "L10.L5.bias.weight",
+            "L12.weight", "L18.weight"} <= set(state)  # repeat_num 2: blocks L10, L11; up L12, L15; out L18
     ckpt = convert_dlim2020(state, attributes=["Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"], image_size=32)
     assert ckpt.config.norm == "lookup" and ckpt.config.g_repeat == 2 and ckpt.config.c_dim == 4
     G, _ = build_models(ckpt)
