@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The GPU checks of the fast training path, in one call (about 5-8 minutes on an H200; every step
-# has its own time limit, 550 s in all, and a failing step does not stop the others).
+# has its own time limit, 580 s in all, and a failing step does not stop the others).
 #
 #   bash benchmarks/gpu_check.sh [OUTPUT_DIR]        (default: $OUT, else ./gpu-check)
 #
 # Writes into OUTPUT_DIR (7 files; the JSON files are rewritten after each part, so a step
 # stopped by its time limit keeps what it measured):
-#   gpu_check.log  everything printed, in order (the tables are in here)
+#   gpu_check.log  everything printed, in order (the tables are in here, among them
+#                  benchmarks/norm_speed.py's: instance norm + ReLU computed several ways)
 #   speed.json     original fp32 vs fast (the defaults: bf16, CUDA graphs), no graphs, fp32,
 #                  channels-last; batch 16 and 64
 #   loss.json      300 iterations: defaults and bf16-without-graphs vs fp32 eager, and the
@@ -42,6 +43,9 @@ step 80 "loss tracking: 300 iterations, batch 16" "$PY" benchmarks/train_speed.p
 
 step 70 "host syncs (default path: CUDA graphs), then a profile of eager bf16" "$PY" benchmarks/train_speed.py \
   --batch-sizes 16 --sync-check 50 --profile 10 --json "$DEST/sync.json"
+
+step 30 "instance norm + ReLU: ways to compute it (tables in this log)" "$PY" benchmarks/norm_speed.py \
+  --batch-sizes 16,64
 
 step 70 "tests" bash -c "$PY -m pytest tests/test_fast_path.py -q -rs > '$DEST/pytest.log' 2>&1; rc=\$?; tail -5 '$DEST/pytest.log'; exit \$rc"
 
