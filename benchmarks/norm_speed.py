@@ -20,6 +20,10 @@ milliseconds per generator-equivalent and the ratio to ``aten`` (what the models
 
 A way that is faster here is a candidate for the models' norms; whether it pays inside a
 whole training step is for ``train_speed.py`` to show.
+
+``--generator N``: whole generator passes instead (inference, and forward + backward), the
+models' norms as they are (``stargan_cli.models.norms.instance_norm``: a group norm on the
+CPU) against ``F.instance_norm``, N interleaved runs each, median and ratio.
 """
 
 from __future__ import annotations
@@ -137,6 +141,53 @@ def time_way(fn: Norm, inputs: list, device: torch.device, warmup: int, repeats:
     return times
 
 
+def generator_passes(args: argparse.Namespace, device: torch.device, batches: list[int]) -> list[dict[str, Any]]:
+    """The generator with its norms as they are vs with ``F.instance_norm``, interleaved runs."""
+    from stargan_cli.models import ModelConfig, build_generator, norms
+
+    ours = norms.instance_norm
+
+    def plain(x: torch.Tensor, weight: Any = None, bias: Any = None, eps: float = EPS) -> torch.Tensor:
+        return F.instance_norm(x, None, None, weight, bias, True, 0.0, eps)
+
+    config = ModelConfig(attributes=("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"),
+                         image_size=args.image_size, g_conv_dim=args.conv_dim)
+    torch.manual_seed(0)
+    G = build_generator(config).to(device)
+    rows = []
+    try:
+        for batch in batches:
+            x = torch.randn(batch, 3, args.image_size, args.image_size, device=device)
+            c = torch.zeros(batch, 5, device=device)
+            c[:, 1] = 1
+            for mode in ("inference", "forward+backward"):
+                times: dict[str, list[float]] = {"F.instance_norm": [], "ours": []}
+                for run in range(args.generator + 1):  # the first round warms up
+                    for name, fn in (("F.instance_norm", plain), ("ours", ours)):
+                        norms.instance_norm = fn
+                        sync(device)
+                        start = time.perf_counter()
+                        if mode == "inference":
+                            with torch.inference_mode():
+                                G(x, c)
+                        else:
+                            G(x, c).square().mean().backward()
+                        sync(device)
+                        if run:
+                            times[name].append(time.perf_counter() - start)
+                base, mine = (1000 * statistics.median(times[k]) for k in ("F.instance_norm", "ours"))
+                rows.append({"batch": batch, "mode": mode, "instance_norm_ms": base, "ours_ms": mine,
+                             "speedup": base / mine})
+    finally:
+        norms.instance_norm = ours
+    print(f"\nGenerator passes ({args.image_size}px, conv {args.conv_dim}), median of {args.generator} interleaved runs")
+    print("| batch | pass | F.instance_norm ms | models' norms ms | speed-up |")
+    print("|---:|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['batch']} | {r['mode']} | {r['instance_norm_ms']:,.1f} | {r['ours_ms']:,.1f} | {r['speedup']:.2f}x |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None)
@@ -146,12 +197,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--compile", action="store_true", help="also torch.compile the var_mean way")
+    parser.add_argument("--generator", type=int, default=0, metavar="N",
+                        help="time N whole generator passes per way instead (the models' norms vs F.instance_norm)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     device = select_device(args.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    batches = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    if args.generator:
+        rows = generator_passes(args, device, batches)
+        if args.json:
+            args.json.write_text(json.dumps({"torch": torch.__version__, "generator": rows}, indent=2) + "\n")
+        return 0
     shapes = generator_norm_shapes(args.image_size, args.conv_dim)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"{name}, torch {torch.__version__}, {dtype}, {len(shapes)} norm layers of the "
@@ -166,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             errors[way] = float("nan")
             print(f"  {way}: check failed: {type(err).__name__}: {str(err).splitlines()[0][:120]}", file=sys.stderr)
     tolerance = 3e-2 if dtype == torch.bfloat16 else 1e-4
-    for batch in [int(b) for b in args.batch_sizes.split(",") if b.strip()]:
+    for batch in batches:
         rows = []
         base = None
         for way, (fn, cl) in all_ways.items():
