@@ -3,9 +3,9 @@
     python benchmarks/norm_speed.py [--device auto] [--batch-sizes 16,64] [--json out.json]
 
 For each way, forward and backward of ``relu(IN(x) * w + b)`` over the shapes of every norm
-layer of the paper's generator (128 px, 64 channels, 6 residual blocks: 15 norm layers, 12 of
+layer of the paper's generator (128 px, 64 channels, 6 residual blocks: 17 norm layers, 11 of
 them followed by a ReLU; the ReLU is applied to all here, which is what a fused kernel would
-replace), in the trainer's precision (bf16 autocast on CUDA, fp32 elsewhere). Each way is
+replace), on bf16 tensors on CUDA (what the trainer's autocast feeds them), fp32 elsewhere. Each way is
 first checked against an fp32 reference (output and input gradient), then timed: median of
 ``--repeats`` passes over the whole generator's set of shapes after warm-up. The table shows
 milliseconds per generator-equivalent and the ratio to ``aten`` (what the models use now):
