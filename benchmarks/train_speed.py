@@ -18,7 +18,8 @@ data already on the device (the data pipeline is measured by ``data_speed.py``).
   fused capturable Adam and CUDA graphs on CUDA; fp32 on the CPU), losses accumulated on the
   device as the trainer does;
 * ``fast-nographs``, ``fast-fp32`` (fp32, no graphs), ``fast-cl`` (channels-last),
-  ``fast-compile`` (torch.compile), ``fast-fp16``: the same with one setting changed.
+  ``fast-compile`` (torch.compile), ``fast-fp16``, ``fast-plainadam`` (``torch.optim.Adam``
+  without fused kernels): the same with one setting changed.
 
 Each variant is warmed up (``--warmup`` iterations: the fast path captures its graphs then),
 then timed over ``--windows`` windows of ``--window`` iterations, the variants' windows
@@ -59,7 +60,8 @@ from stargan_cli.training.labels import label_parts  # noqa: E402
 from stargan_cli.training.step import D_LOSSES, G_LOSSES, LossWeights  # noqa: E402
 
 ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
-VARIANTS = ("original", "fast", "fast-nographs", "fast-fp32", "fast-cl", "fast-compile", "fast-fp16")
+VARIANTS = ("original", "fast", "fast-nographs", "fast-fp32", "fast-cl", "fast-compile", "fast-fp16",
+            "fast-plainadam")
 
 
 # ----------------------------------------------------------------------------- data
@@ -177,7 +179,7 @@ def model_config(args: argparse.Namespace) -> ModelConfig:
 def fast_plan(name: str, args: argparse.Namespace, device: torch.device) -> fastpath.SpeedPlan:
     """The trainer's plan for ``device``, with the flags and the variant's one change applied."""
     precision = {"fast-fp32": "fp32", "fast-fp16": "fp16"}.get(name, args.precision)
-    graphs = False if name in ("fast-nographs", "fast-fp32") else args.cuda_graphs
+    graphs = False if name in ("fast-nographs", "fast-fp32", "fast-plainadam") else args.cuda_graphs
     return fastpath.plan_speed(device, precision, graphs, compile=args.compile or name == "fast-compile",
                                channels_last=args.channels_last or name == "fast-cl")
 
@@ -200,6 +202,9 @@ def build_variant(name: str, args: argparse.Namespace, device: torch.device, bat
         return Variant(name, run, "fp32, separate passes, .item() every step, plain Adam")
     plan = fast_plan(name, args, device)
     nets = fastpath.make_networks(G, D, device, plan, 1e-4, 1e-4, (0.5, 0.999))
+    if name == "fast-plainadam":
+        nets.g_optimizer = torch.optim.Adam(G.parameters(), 1e-4, (0.5, 0.999), fused=False, foreach=False)
+        nets.d_optimizer = torch.optim.Adam(D.parameters(), 1e-4, (0.5, 0.999), fused=False, foreach=False)
     if plan.compile:
         fastpath.compile_networks(nets)
     part = label_parts([(ATTRS, "multi")])[0]
@@ -221,7 +226,7 @@ def build_variant(name: str, args: argparse.Namespace, device: torch.device, bat
         if record is not None:
             record.append(torch.cat([d, g if g is not None else no_g]))
 
-    return Variant(name, run, plan.describe(), stepper)
+    return Variant(name, run, plan.describe() + (", plain Adam" if name == "fast-plainadam" else ""), stepper)
 
 
 def normalize_u8(images: torch.Tensor) -> torch.Tensor:

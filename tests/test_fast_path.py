@@ -289,11 +289,35 @@ def test_optimizer_flags_survive_loading_another_runs_state():
     nets = nets_for()
     train(TrainStep(nets, WEIGHTS, C_DIM, CPU), iters=1, n_critic=1)
     state = nets.g_optimizer.state_dict()
-    for group in state["param_groups"]:  # as saved by a fused, capturable CUDA run
-        group.update(fused=True, capturable=True)
     target = nets_for().g_optimizer
+    own = {k: target.param_groups[0][k] for k in ("fused", "capturable")}
+    for group in state["param_groups"]:  # as saved by a run with other flags (e.g. a CUDA-graph run)
+        group.update({k: not v for k, v in own.items()})
     load_optimizer_state(target, state)
-    assert not target.param_groups[0]["capturable"] and not target.param_groups[0]["fused"]
+    assert {k: target.param_groups[0][k] for k in own} == own
+    target.step()  # and it still steps with its own implementation
+
+
+def test_cpu_adam_is_fused_where_torch_has_it():
+    """torch 2.4+ has a fused CPU Adam (faster, benchmarks/RESULTS.md): the trainer uses it, with the same
+    updates as the plain one."""
+    fused = nets_for().g_optimizer
+    assert fused.param_groups[0]["fused"] is (fastpath._TORCH_VERSION >= (2, 4))
+    torch.manual_seed(3)
+    params = [torch.nn.Parameter(torch.randn(5, 4)) for _ in range(2)]
+    twins = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    start = [p.detach().clone() for p in params]
+    a = make_optimizer(params, 1e-2, (0.5, 0.999), CPU)
+    b = torch.optim.Adam(twins, lr=1e-2, betas=(0.5, 0.999))
+    for _ in range(3):
+        grads = [torch.randn(5, 4) for _ in params]
+        for p, q, g in zip(params, twins, grads):
+            p.grad, q.grad = g.clone(), g.clone()
+        a.step()
+        b.step()
+    for p, q, p0 in zip(params, twins, start):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+        assert (p - p0).abs().mean() > 2e-3  # the weights moved (3 steps of up to lr each)
 
 
 # ----------------------------------------------------------------------------- numerics
