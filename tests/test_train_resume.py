@@ -51,7 +51,7 @@ def _assert_same_state(a: Path, b: Path) -> None:
                 assert torch.equal(torch.as_tensor(pa[key]), torch.as_tensor(pb[key])), f"{opt}.{key} differs"
 
 
-@pytest.mark.parametrize("dataset", ["celeba", "both"])
+@pytest.mark.parametrize("dataset", ["celeba", "both", "warmup+augment"])
 def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
     """2N steps in one go equal N steps, a stop, a resume and N more: same weights and
     optimizer states, bit for bit. 10 steps of 4 cross an epoch (22 training images) and the
@@ -61,6 +61,8 @@ def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
         from train_helpers import make_folder
 
         extra = {"dataset": "both", "folder_data": str(make_folder(tmp_path / "faces")), "attrs": ("Blond_Hair", "Male")}
+    elif dataset == "warmup+augment":  # the stop falls after the G warm-up; D's augmentations are random draws
+        extra = {"warmup_iters": 3, "augment": "translation,cutout"}
     settings = dict(iters=10, decay_iters=10, n_critic=3, save_every=100, log_every=2, sample_every=100, **extra)
     straight = train(tiny(celeba_root, tmp_path / "straight", **settings))
 

@@ -61,6 +61,12 @@ def register(app: typer.Typer) -> None:
         lambda_cls: Annotated[float, typer.Option("--lambda-cls", help="Weight of the domain classification loss.")] = 1.0,
         lambda_rec: Annotated[float, typer.Option("--lambda-rec", help="Weight of the cycle reconstruction loss.")] = 10.0,
         lambda_gp: Annotated[float, typer.Option("--lambda-gp", help="Weight of the gradient penalty (wgan-gp).")] = 10.0,
+        warmup_iters: Annotated[int, typer.Option(
+            "--warmup-iters", help="First iterations train G alone to reproduce its input (an "
+            "identity map) before GAN training starts.", min=0)] = 0,
+        augment: Annotated[str, typer.Option(
+            "--augment", help="Augment every image D sees, real and fake: translation, cutout or "
+            "translation,cutout (for small datasets; none by default).", show_default=False)] = "",
         batch_size: Annotated[int, typer.Option(
             "--batch-size", help="Images per batch (per process under torchrun).")] = 16,
         iters: Annotated[int, typer.Option("--iters", help="Training iterations.")] = 200_000,

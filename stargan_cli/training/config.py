@@ -9,6 +9,7 @@ from typing import Any
 
 from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
 from ..errors import StarganError
+from .augment import parse_policy
 from .losses import ADVERSARIAL_LOSSES
 from .schedule import SCHEDULES
 
@@ -20,7 +21,7 @@ CONFIG_NAME = "config.json"
 # Settings a resumed run may change: where and how it runs, how long, how often it reports.
 # Everything else (model shape, data, losses, optimiser) is fixed by the run being resumed.
 RESUMABLE_OVERRIDES = frozenset({
-    "iters", "data", "folder_data", "device", "num_workers", "save_every", "keep",
+    "iters", "decay_iters", "data", "folder_data", "device", "num_workers", "save_every", "keep",
     "sample_every", "log_every", "tensorboard", "quiet", "use_cache",
     "cuda_graphs", "compile", "channels_last",  # how fast, not what is computed
 })
@@ -38,6 +39,9 @@ class TrainConfig:
     machine (CUDA graphs on for one CUDA process in bf16/fp32); ``compile`` and
     ``channels_last`` are opt-in (see :func:`fastpath.plan_speed`).
     ``out`` None: a new folder under ``paths.runs_dir()``. ``resume``: a run folder to continue.
+    ``warmup_iters``: the first iterations train G alone to reproduce its input (an identity
+    map) before GAN training starts. ``augment``: comma-separated augmentations of every image
+    D sees (``translation``, ``cutout``; see :mod:`.augment`), for small datasets.
     """
 
     dataset: str = "celeba"
@@ -63,6 +67,8 @@ class TrainConfig:
     lambda_cls: float = 1.0
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
+    warmup_iters: int = 0
+    augment: str = ""
     seed: int = 1234
     device: str | None = None
     precision: str | None = None
@@ -113,6 +119,11 @@ class TrainConfig:
             need(int(getattr(self, name)) >= 1, f"--{name.replace('_', '-')} must be at least 1")
         need(self.batch_size >= 2, "--batch-size must be at least 2 (targets are a permutation of the batch's labels)")
         need(self.decay_iters >= 0, "--decay-iters must be 0 or more")
+        need(0 <= self.warmup_iters < self.iters, "--warmup-iters must be 0 or more and less than --iters")
+        try:
+            self.augment = ",".join(parse_policy(self.augment))
+        except ValueError as err:
+            raise StarganError(f"--augment: {err}") from None
         need(self.image_size % 4 == 0, f"--image-size must be a multiple of 4 (the generator halves it twice), not {self.image_size}")
         need(self.image_size % 2**self.d_repeat == 0,
              f"--image-size {self.image_size} must be divisible by 2**--d-repeat = {2**self.d_repeat}: "

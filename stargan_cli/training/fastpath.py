@@ -33,7 +33,15 @@ from torch import nn
 
 from ..devices import default_precision
 from .labels import LabelPart, model_label, random_targets
-from .step import LossWeights, Networks, discriminator_step, fake_images, generator_step, prepare_images
+from .step import (
+    LossWeights,
+    Networks,
+    discriminator_step,
+    fake_images,
+    generator_step,
+    identity_step,
+    prepare_images,
+)
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_ITERATIONS = 3  # eager runs of each kind of iteration before it is captured
@@ -241,8 +249,25 @@ def run_iteration(
     c_trg = model_label(label_trg, part, c_dim)
     x_fake = fake_images(nets, x_real, c_trg, for_generator_step=train_g)
     d_losses = d_step(nets, x_real, c_org, c_trg, part, weights, generator, x_fake=x_fake)
-    g_losses = g_step(nets, x_real, c_org, c_trg, part, weights, x_fake=x_fake) if train_g else None
+    g_losses = g_step(nets, x_real, c_org, c_trg, part, weights, x_fake=x_fake, generator=generator) if train_g else None
     return d_losses, g_losses
+
+
+def run_identity_iteration(
+    nets: Networks,
+    c_dim: int,
+    part: LabelPart,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    generator: torch.Generator | None,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """One warm-up iteration on a device batch (flips, then :func:`.step.identity_step`);
+    returns the G losses."""
+    x_real = prepare_images(images, generator)
+    if channels_last:
+        x_real = x_real.contiguous(memory_format=torch.channels_last)
+    return identity_step(nets, x_real, model_label(labels, part, c_dim))
 
 
 class CudaGraphBackend:
@@ -410,6 +435,14 @@ class TrainStep:
         if not self.verify:
             return self._replay(kind.captured, images, labels, generator)
         return self._verified_replay(kind.captured, part, images, labels, generator, train_g)
+
+    def identity(
+        self, index: int, part: LabelPart, images: torch.Tensor, labels: torch.Tensor,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """One eager warm-up iteration of G alone (``--warmup-iters``); returns the G losses."""
+        images, labels = self._to_device(index, images, labels)
+        return run_identity_iteration(self.nets, self.c_dim, part, images, labels, generator, self.channels_last)
 
     @property
     def captured_graphs(self) -> int:

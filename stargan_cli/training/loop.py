@@ -29,6 +29,7 @@ from ..devices import select_device
 from ..errors import StarganError
 from ..models import ModelConfig, build_discriminator, build_generator
 from . import distributed
+from .augment import parse_policy
 from .config import CONFIG_NAME, TrainConfig
 from .fastpath import (
     TrainStep,
@@ -226,7 +227,8 @@ class Trainer:
             )
         self.c_dim = self.model_config.c_dim
         self.schedule = LRSchedule(cfg.lr_schedule, cfg.g_lr, cfg.d_lr, cfg.iters, cfg.effective_decay_iters)
-        self.weights = LossWeights(cfg.loss, cfg.lambda_cls, cfg.lambda_rec, cfg.lambda_gp)
+        self.weights = LossWeights(cfg.loss, cfg.lambda_cls, cfg.lambda_rec, cfg.lambda_gp,
+                                   augment=parse_policy(cfg.augment))
         self._build_networks(cfg)
         self.rng = torch.Generator(device=device)
         self.rng.manual_seed(cfg.seed + self.dist.rank)
@@ -519,11 +521,16 @@ class Trainer:
                     lrs = rates
                     set_lr(nets.g_optimizer, rates[0])
                     set_lr(nets.d_optimizer, rates[1])
+                warming_up = self.step < cfg.warmup_iters
                 train_g = (self.step + 1) % cfg.n_critic == 0
                 for i, (part, (images, labels)) in enumerate(zip(self.parts, batches)):
-                    d_losses, g_losses = self.stepper(i, part.label, images, labels, self.rng, train_g)
-                    self._d_sum[i] += d_losses
-                    self._d_count[i] += 1
+                    if warming_up:
+                        d_losses, g_losses = None, self.stepper.identity(i, part.label, images, labels, self.rng)
+                    else:
+                        d_losses, g_losses = self.stepper(i, part.label, images, labels, self.rng, train_g)
+                    if d_losses is not None:
+                        self._d_sum[i] += d_losses
+                        self._d_count[i] += 1
                     if g_losses is not None:
                         self._g_sum[i] += g_losses
                         self._g_count[i] += 1
@@ -573,15 +580,17 @@ class Trainer:
         elapsed = max(1e-9, now - start_time)
         record: dict[str, Any] = {"step": self.step}
         d_total = sum(self._d_count)
-        for j, name in enumerate(D_LOSSES):
-            record[name] = sum(row[j] for row in d_rows) / max(1, d_total)
+        if d_total:  # none during the G warm-up
+            for j, name in enumerate(D_LOSSES):
+                record[name] = sum(row[j] for row in d_rows) / d_total
         g_total = sum(self._g_count)
         if g_total:
             for j, name in enumerate(G_LOSSES):
                 record[name] = sum(row[j] for row in g_rows) / g_total
         if n_parts > 1:
             for i, part in enumerate(self.parts):
-                record[f"d_cls_{part.name}"] = d_rows[i][2] / max(1, self._d_count[i])
+                if self._d_count[i]:
+                    record[f"d_cls_{part.name}"] = d_rows[i][2] / self._d_count[i]
                 if self._g_count[i]:
                     record[f"g_cls_{part.name}"] = g_rows[i][2] / self._g_count[i]
         g_lr, d_lr = self.schedule.rates(self.step - 1)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..images import normalize
+from .augment import augment
 from .labels import LabelPart
 from .losses import (
     classification_loss,
@@ -34,12 +35,14 @@ G_LOSSES = ("g_fake", "g_rec", "g_cls", "g_loss")
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Which adversarial loss, and the weights of the other terms (the paper's lambdas)."""
+    """Which adversarial loss, the weights of the other terms (the paper's lambdas), and the
+    augmentations applied to every image D sees (:mod:`.augment`; empty: none)."""
 
     loss: str = "wgan-gp"
     lambda_cls: float = 1.0
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
+    augment: tuple[str, ...] = ()
 
 
 @dataclass
@@ -121,16 +124,19 @@ def discriminator_step(
     if x_fake is None:
         x_fake = fake_images(nets, x_real, c_trg, for_generator_step=False)
     x_fake = x_fake.detach()
+    # With augmentation, D sees (and the penalty is taken between) augmented images only.
+    seen = augment(torch.cat([x_real, x_fake.to(x_real.dtype)]), weights.augment, generator)
     with nets.autocast(device):
-        src, cls = nets.D_train(torch.cat([x_real, x_fake.to(x_real.dtype)]))
+        src, cls = nets.D_train(seen)
         src_real, src_fake = src.float().split(batch)
         d_real, d_fake = critic_loss(weights.loss, src_real, src_fake)
         d_cls = classification_loss(cls[:batch, part.start : part.stop], c_org[:, part.start : part.stop], part.mode)
     if weights.loss == "wgan-gp" and weights.lambda_gp:
         alpha = torch.rand(batch, 1, 1, 1, generator=generator, device=device)
+        seen_real, seen_fake = seen.split(batch)
         # Not loss-scaled under fp16: the penalised gradient has norm near 1, far from underflow.
         with nets.autocast(device):
-            d_gp = gradient_penalty(lambda x: nets.D(x)[0].float(), x_real, x_fake.float(), alpha)
+            d_gp = gradient_penalty(lambda x: nets.D(x)[0].float(), seen_real, seen_fake.float(), alpha)
     else:
         d_gp = torch.zeros((), device=device)
     d_loss = d_real + d_fake + weights.lambda_cls * d_cls + weights.lambda_gp * d_gp
@@ -146,12 +152,14 @@ def generator_step(
     part: LabelPart,
     weights: LossWeights,
     x_fake: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """One update of G; returns the detached losses in the order of :data:`G_LOSSES`.
 
     Translate to the target (or take ``x_fake``, :func:`fake_images` with G's graph kept),
-    score with D (whose parameters are frozen meanwhile, so no D gradient is computed),
-    translate back to the original label for the cycle loss.
+    score with D (whose parameters are frozen meanwhile, so no D gradient is computed; through
+    the same augmentations as the D step, drawn from ``generator``), translate back to the
+    original label for the cycle loss.
     """
     device = x_real.device
     if x_fake is None:
@@ -160,7 +168,7 @@ def generator_step(
         p.requires_grad_(False)
     try:
         with nets.autocast(device):
-            src, cls = nets.D(x_fake)
+            src, cls = nets.D(augment(x_fake, weights.augment, generator))
             x_rec = nets.G_train(x_fake, c_org)
             g_fake = generator_adversarial_loss(weights.loss, src.float())
             g_cls = classification_loss(cls[:, part.start : part.stop], c_trg[:, part.start : part.stop], part.mode)
@@ -171,3 +179,18 @@ def generator_step(
         for p in nets.D.parameters():
             p.requires_grad_(True)
     return torch.stack([g_fake, g_rec, g_cls, g_loss]).detach()
+
+
+def identity_step(nets: Networks, x_real: torch.Tensor, c_org: torch.Tensor) -> torch.Tensor:
+    """One warm-up update of G alone: translate each image to its own label and pull the result
+    towards the input (L1), so that G starts GAN training as an identity map.
+
+    Returns the detached losses in the order of :data:`G_LOSSES` (only ``g_rec`` and
+    ``g_loss`` are non-zero; ``g_loss`` is the unweighted L1).
+    """
+    with nets.autocast(x_real.device):
+        x_same = nets.G_train(x_real, c_org)
+        g_rec = reconstruction_loss(x_real, x_same)
+    _optimizer_step(g_rec, nets.g_optimizer, nets.g_scaler)
+    zero = torch.zeros((), device=x_real.device)
+    return torch.stack([zero, g_rec.detach(), zero, g_rec.detach()])
