@@ -1,6 +1,6 @@
 """Does training learn? Two numbers per checkpoint of a CelebA run, on held-out test images.
 
-    python benchmarks/learning_check.py RUN_DIR [--steps 0,100,final] [--limit 300] [--device cpu]
+    python benchmarks/learning_check.py RUN_DIR [--steps 0,100,final] [--limit 300] [--split test|train] [--device cpu]
 
 (a) D's classification accuracy on real held-out images (per attribute, then the mean),
     next to the accuracy of always answering each attribute's majority value;
@@ -90,6 +90,9 @@ def main() -> None:  # noqa: D103
     parser.add_argument("run", type=Path, help="a training run folder (CelebA)")
     parser.add_argument("--steps", default="0,final", help="comma-separated: 0, checkpoint numbers, final")
     parser.add_argument("--limit", type=int, default=300, help="held-out images to use (a fixed seeded choice)")
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="images to measure on: held-out (default) or training images; D's accuracy "
+                        "on train minus test is how far it has overfitted")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -99,11 +102,13 @@ def main() -> None:  # noqa: D103
         sys.exit("learning_check.py handles CelebA runs (--dataset celeba)")
     device = select_device(args.device)
     source = load_celeba(config.data, list(config.attrs), config.image_size, quiet=True)
-    images, labels = sample_batch(source.test, min(args.limit, len(source.test)), seed=0)
+    pool = source.test if args.split == "test" else source.train
+    images, labels = sample_batch(pool, min(args.limit, len(pool)), seed=0)
     x, labels = normalize(images).to(device), labels.to(device)
     attributes = list(config.attrs)
     majority = torch.maximum(labels.mean(0), 1 - labels.mean(0)).cpu()
-    print(f"{len(x)} held-out images ({source.split}); attributes {', '.join(attributes)}")
+    what = f"held-out images ({source.split})" if args.split == "test" else "training images"
+    print(f"{len(x)} {what}; attributes {', '.join(attributes)}")
     print("majority-class accuracy: " + ", ".join(f"{a} {float(m):.3f}" for a, m in zip(attributes, majority))
           + f"; mean {float(majority.mean()):.3f}")
     hair = [a for a in attributes if a in HAIR_COLORS]
@@ -121,7 +126,8 @@ def main() -> None:  # noqa: D103
     print("per attribute: D accuracy on real / translations classified as the target"
           + (f" (hair colours {', '.join(hair)} are set exclusively)" if hair else ""))
     if args.json:
-        args.json.write_text(json.dumps({"run": str(args.run), "images": len(x), "results": results}, indent=2))
+        args.json.write_text(json.dumps({"run": str(args.run), "split": args.split, "images": len(x),
+                                         "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -153,3 +153,26 @@ def _load_strict(module: "nn.Module", state: dict, what: str, checkpoint: Checkp
             f"the {what} weights in {source} do not match its config "
             f"({checkpoint.config.describe()}): {first}"
         ) from None
+
+
+def compact_checkpoint(checkpoint: Checkpoint, half: bool = True, keep_discriminator: bool = True) -> Checkpoint:
+    """A copy of ``checkpoint`` for shipping: weights only (no optimizer, schedule or RNG
+    state), floating-point tensors in fp16 when ``half`` (loading casts them back to the
+    model's precision), D dropped unless ``keep_discriminator`` (translation then needs
+    ``--source-attrs``)."""
+    import torch
+
+    def shrink(state: dict[str, "torch.Tensor"]) -> dict[str, "torch.Tensor"]:
+        return {
+            k: (v.detach().to("cpu", torch.float16) if half and v.is_floating_point() else v.detach().cpu()).clone()
+            for k, v in state.items()
+        }
+
+    return Checkpoint(
+        config=checkpoint.config,
+        G=shrink(checkpoint.G),
+        D=shrink(checkpoint.D) if keep_discriminator and checkpoint.D is not None else None,
+        step=checkpoint.step,
+        training=None,
+        meta={**checkpoint.meta, "compact": {"half": half, "discriminator": keep_discriminator}},
+    )

@@ -399,6 +399,12 @@ def install(
     asset = get_asset(name)
     if url and from_file:
         raise StarganError("use either --url or --from, not both")
+    if asset.is_bundled:
+        if url or from_file:
+            raise StarganError(f"{asset.name} ships with the package: there is nothing to download (drop --url/--from)")
+        if not asset.is_installed():
+            raise StarganError(f"{asset.target()} is missing from the package: reinstall stargan")
+        return InstallResult(asset, asset.installed_paths(), already=True)
     if asset.is_installed() and not force:
         return InstallResult(asset, asset.installed_paths(), already=True)
     limits = {"max_bytes": max_bytes, "max_entries": max_entries}
@@ -614,6 +620,8 @@ def _install_collection(asset: Asset, tmp: Path, source: Path, meta: dict[str, A
 def remove(name: str) -> list[Path]:
     """Delete what ``name`` installed and its leftover downloads; returns the removed paths."""
     asset = get_asset(name)
+    if asset.is_bundled:
+        raise StarganError(f"{asset.name} ships with the package and cannot be removed (pip uninstall stargan removes it)")
     removed: list[Path] = []
     for path in asset.installed_paths():
         if path.is_dir():

@@ -19,12 +19,16 @@ _PATH_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
 def installed_models() -> list[tuple[str, Path]]:
-    """``(name, path)`` of every checkpoint in the models folder, sorted by name."""
+    """``(name, path)`` of every usable model: those bundled with the package, then every
+    checkpoint in the models folder, sorted by name."""
+    bundled = [(a.name, a.target()) for a in registry.ASSETS.values() if a.is_bundled and a.target().is_file()]
     folder = paths.models_dir(create=False)
     if not folder.is_dir():
-        return []
-    return sorted(
-        (p.stem, p) for p in folder.glob("*.pt") if p.is_file() and not p.name.startswith(".")
+        return bundled
+    names = {name for name, _ in bundled}
+    return bundled + sorted(
+        (p.stem, p) for p in folder.glob("*.pt")
+        if p.is_file() and not p.name.startswith(".") and p.stem not in names
     )
 
 
@@ -49,7 +53,7 @@ def _unknown(spec: str, lead: str) -> StarganError:
 def resolve_model(spec: str | None, *, download: bool = True, quiet: bool = False) -> Path:
     """The checkpoint file ``spec`` names.
 
-    ``None`` means the default model (``stargan-celeba-128``). An existing file (ours or an
+    ``None`` means the default model (:data:`DEFAULT_MODEL`, bundled with the package). An existing file (ours or an
     official ``NNNNNN-G.ckpt``) is returned as is. An installed name gives its file; a
     registered model that is not installed yet is downloaded and converted first (unless
     ``download`` is false or ``STARGAN_OFFLINE=1``: then a StarganError says how to install
@@ -88,6 +92,11 @@ def _fetch_registered(asset: registry.Asset, *, download: bool, quiet: bool) -> 
     target = asset.target()
     if target.is_file():
         return target
+    if asset.is_bundled:
+        raise StarganError(
+            f"model {asset.name} should ship with the package but {target} is missing: "
+            "reinstall stargan (pip install --force-reinstall stargan)"
+        )
     if not download:
         raise StarganError(f"model {asset.name} is not installed: run `stargan download {asset.name}`")
     if downloader.is_offline():

@@ -8,7 +8,9 @@ sha256 where known, a licence note, and how it is installed (``install``):
   into ``paths.models_dir() / "<name>.pt"``;
 - ``collection``: an archive of foreign checkpoints; each one whose layout is recognised
   becomes ``paths.models_dir() / "<prefix><stem>.pt"``;
-- ``file``: a plain file stored as is under ``paths.models_dir()``.
+- ``file``: a plain file stored as is under ``paths.models_dir()``;
+- ``bundled``: a model that ships inside the package (``stargan_cli/assets/models/``): always
+  installed, nothing to download, nothing to remove.
 
 The Dropbox archives are published without size or checksum, so those fields are ``None``
 and only the structure of what arrives is checked. Tests replace entries of :data:`ASSETS`
@@ -25,9 +27,11 @@ from . import paths
 from .attributes import DEFAULT_ATTRIBUTES
 from .errors import StarganError
 
-INSTALL_KINDS = ("dataset", "official", "collection", "file")
+INSTALL_KINDS = ("dataset", "official", "collection", "file", "bundled")
 
-DEFAULT_MODEL = "stargan-celeba-128"
+BUNDLED_MODELS_DIR = Path(__file__).resolve().parent / "assets" / "models"
+# The model every command uses without --model: the bundled one, so it works offline.
+DEFAULT_MODEL = "stargan-celeba-mini"
 
 
 @dataclass(frozen=True)
@@ -61,13 +65,18 @@ class Asset:
 
     @property
     def is_archive(self) -> bool:
-        """Whether the download is unpacked (everything but plain files)."""
-        return self.install != "file"
+        """Whether the download is unpacked (everything but plain files and bundled models)."""
+        return self.install not in ("file", "bundled")
 
     @property
     def is_model(self) -> bool:
         """Whether installing gives exactly one model usable with ``--model NAME``."""
-        return self.install == "official"
+        return self.install in ("official", "bundled")
+
+    @property
+    def is_bundled(self) -> bool:
+        """Whether the asset ships inside the package (nothing to download or remove)."""
+        return self.install == "bundled"
 
     def target(self, create: bool = False) -> Path:
         """Where the installed asset lives (a folder, a checkpoint file or, for collections,
@@ -78,6 +87,8 @@ class Asset:
             return paths.models_dir(create) / f"{self.name}.pt"
         if self.install == "file":
             return paths.models_dir(create) / self.filename
+        if self.install == "bundled":
+            return BUNDLED_MODELS_DIR / self.filename
         return paths.models_dir(create)
 
     def installed_paths(self) -> list[Path]:
@@ -127,6 +138,19 @@ def _official(size: int, share_link: str) -> Asset:
 ASSETS: dict[str, Asset] = {
     asset.name: asset
     for asset in (
+        Asset(
+            name="stargan-celeba-mini",
+            kind="model",
+            install="bundled",
+            urls=(),
+            filename="stargan-celeba-mini.pt",
+            expected=(),
+            description="StarGAN trained by this project, CelebA 64 px, 5 attributes (ships with the package; default)",
+            licence="stargan (MIT); trained on CelebA images (non-commercial research and educational use only)",
+            attributes=DEFAULT_ATTRIBUTES,
+            image_size=64,
+            homepage="stargan_cli/assets/models/MODEL_CARD.md",
+        ),
         Asset(
             name="celeba",
             kind="dataset",

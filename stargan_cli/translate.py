@@ -199,7 +199,7 @@ class Translator:
         quiet: bool = False,
         half: bool = True,
     ) -> "Translator":
-        """Load a model by name (``stargan-celeba-128``, the default), or a checkpoint path.
+        """Load a model by name (``stargan-celeba-mini``, bundled, is the default), or a checkpoint path.
 
         A named model is downloaded on first use unless ``download=False`` or
         ``STARGAN_OFFLINE=1``; a path may be a checkpoint of ours or an official

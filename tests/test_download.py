@@ -249,7 +249,7 @@ def test_download_install_and_use_by_name(server, monkeypatch, official_pair, of
     assert _files_under(paths.downloads_dir()) == []
     requests = len(server.log)
     assert model_store.resolve_model(OFFICIAL) == path
-    assert model_store.resolve_model(None) == path  # the default model
+    assert model_store.resolve_model(None) != path  # the default is the bundled model, not this one
     assert len(server.log) == requests
 
 
@@ -590,7 +590,7 @@ def test_dlim2020_collection(tmp_path, monkeypatch, official_pair, home):
     with pytest.raises(StarganError, match="set of models"):
         model_store.resolve_model("dlim2020-models")
     assert download.remove("dlim2020-models") == sorted(result.paths)
-    assert model_store.installed_models() == []
+    assert [n for n, _ in model_store.installed_models() if n.startswith("dlim2020-")] == []
 
 
 # --- safe extraction --------------------------------------------------------------------------

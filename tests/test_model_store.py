@@ -10,7 +10,8 @@ import pytest
 from stargan_cli import model_store, paths, registry
 from stargan_cli.errors import StarganError
 
-DEFAULT = "stargan-celeba-128"
+DEFAULT = "stargan-celeba-128"  # the official model: downloaded on first use
+BUNDLED = registry.DEFAULT_MODEL  # the default: ships with the package
 
 
 @pytest.fixture(autouse=True)
@@ -36,11 +37,15 @@ def test_default_and_installed_names(tiny_config):
     (paths.models_dir() / ".my-run.pt.abc.tmp").write_bytes(b"half-written")
     (paths.models_dir() / "inception_v3_google-0cc3c7bd.pth").write_bytes(b"weights")
 
-    assert model_store.resolve_model(None) == default
+    bundled = registry.ASSETS[BUNDLED].target()
+    assert model_store.resolve_model(None) == bundled
     assert model_store.resolve_model(DEFAULT) == default
     assert model_store.resolve_model("my-run") == mine
     assert model_store.resolve_model(" My-Run ") == mine  # names are case-insensitive
-    assert model_store.installed_models() == [("my-run", mine), (DEFAULT, default)]  # sorted
+    # The bundled model first, then the models folder sorted; a same-named file cannot shadow it.
+    _save_tiny(paths.models_dir() / f"{BUNDLED}.pt", tiny_config)
+    assert model_store.installed_models() == [(BUNDLED, bundled), ("my-run", mine), (DEFAULT, default)]
+    assert model_store.resolve_model(BUNDLED) == bundled
 
 
 def test_file_paths_are_returned_as_is(tmp_path, tiny_config):
@@ -59,11 +64,12 @@ def test_file_paths_are_returned_as_is(tmp_path, tiny_config):
 
 def test_offline_registered_model_says_how_to_install(home):
     with pytest.raises(StarganError) as err:
-        model_store.resolve_model(None)
+        model_store.resolve_model(DEFAULT)
     message = str(err.value)
     assert "STARGAN_OFFLINE=1" in message
     assert f"stargan download {DEFAULT} --from FILE" in message
-    assert not paths.models_dir(create=False).exists() or model_store.installed_models() == []
+    assert not paths.models_dir(create=False).exists()
+    assert [name for name, _ in model_store.installed_models()] == [BUNDLED]
 
 
 def test_no_download_allowed(monkeypatch):
@@ -99,7 +105,7 @@ def test_unknown_names_and_paths(tiny_config, tmp_path):
         model_store.resolve_model("my-rnu")
     message = str(err.value)
     assert "did you mean my-run?" in message
-    assert "installed: my-run" in message and DEFAULT in message and "stargan-celeba-256" in message
+    assert f"installed: {BUNDLED}, my-run" in message and DEFAULT in message and "stargan-celeba-256" in message
 
     with pytest.raises(StarganError, match="did you mean stargan-celeba-128"):
         model_store.resolve_model("stargan-celeba-12")

@@ -236,11 +236,12 @@ def test_model_without_discriminator_needs_source_attrs(tmp_path, photo, tiny_co
     assert "given Brown_Hair, Young" in result.stdout
 
 
-def test_installed_model_name_and_offline_default(photo, ckpt):
+def test_installed_model_name_offline_official_and_bundled_default(photo, ckpt):
     (paths.models_dir() / "mine.pt").write_bytes(ckpt.read_bytes())
     assert run(photo, "--to", "Male", "--model", "mine").exit_code == 0
-    result = run(photo, "--to", "Male")  # default model, not installed, STARGAN_OFFLINE=1
+    result = run(photo, "--to", "Male", "-m", "stargan-celeba-128")  # not installed, STARGAN_OFFLINE=1
     assert result.exit_code == 1 and "stargan-celeba-128 is not installed" in error_line(result)
+    assert run(photo, "--to", "Male", "--overwrite").exit_code == 0  # the default model ships with the package
 
 
 def test_exif_rotated_rgba_and_grayscale_inputs(tmp_path, portrait, ckpt):

@@ -35,7 +35,7 @@ def _print_list() -> None:
     for row in statuses():
         asset = row.asset
         if row.installed:
-            state = "[green]yes[/]"
+            state = "[green]yes[/] (bundled)" if asset.is_bundled else "[green]yes[/]"
             if asset.install == "collection":
                 where = f"{asset.target()} ({len(row.paths)} models: {', '.join(p.stem for p in row.paths)})"
             else:

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             Optional[list[str]],
             typer.Option(
                 "--model", "-m",
-                help="Model name, checkpoint or official NNNNNN-G.ckpt; repeat to compare. Default: stargan-celeba-128.",
+                help="Model name, checkpoint or official NNNNNN-G.ckpt; repeat to compare. Default: stargan-celeba-mini (bundled).",
                 show_default=False,
             ),
         ] = None,

@@ -131,7 +131,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         model: Annotated[
             Optional[str],
-            typer.Option("--model", "-m", help="Model name, checkpoint or official NNNNNN-G.ckpt. Default: stargan-celeba-128.", show_default=False),
+            typer.Option("--model", "-m", help="Model name, checkpoint or official NNNNNN-G.ckpt. Default: stargan-celeba-mini (bundled).", show_default=False),
         ] = None,
         source_attrs: Annotated[
             Optional[str],

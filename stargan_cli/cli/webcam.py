@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         model: Annotated[
             Optional[str],
             typer.Option(
-                "--model", "-m", help="Model name or checkpoint file (default: stargan-celeba-128).",
+                "--model", "-m", help="Model name or checkpoint file (default: stargan-celeba-mini, bundled).",
                 show_default=False,
             ),
         ] = None,
