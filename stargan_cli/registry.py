@@ -190,13 +190,15 @@ ASSETS: dict[str, Asset] = {
             name="inception",
             kind="weights",
             install="file",
-            urls=("https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",),
-            filename="inception_v3_google-0cc3c7bd.pth",
-            expected=("inception_v3_google-0cc3c7bd.pth",),
-            description="torchvision Inception-v3 weights, for FID in `stargan eval`",
-            licence="torchvision weights (BSD-3-Clause code; ported from the TensorFlow release, Apache-2.0)",
-            sha256="0cc3c7bd",  # prefix in the file name, as torch.hub checks it
-            homepage="https://pytorch.org/vision/stable/models/inception.html",
+            # pytorch-fid's port of TensorFlow's 2015-12-05 Inception graph: the FID network.
+            urls=("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                  "pt_inception-2015-12-05-6726825d.pth",),
+            filename="pt_inception-2015-12-05-6726825d.pth",
+            expected=("pt_inception-2015-12-05-6726825d.pth",),
+            description="TF-FID Inception-v3 weights (as in published FIDs), for FID in `stargan eval`",
+            licence="pytorch-fid: Apache-2.0; weights ported from TensorFlow's 2015-12-05 Inception (Apache-2.0)",
+            sha256="6726825d",  # prefix in the file name, as torch.hub checks it; no full digest is published
+            homepage="https://github.com/mseitzer/pytorch-fid",
         ),
     )
 }

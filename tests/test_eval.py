@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +20,7 @@ from stargan_cli.checkpoints import Checkpoint, save_checkpoint
 from stargan_cli.cli import app
 from stargan_cli.errors import StarganError
 from stargan_cli.evaluation import fid as fid_module
+from stargan_cli.evaluation import inception as inception_module
 from stargan_cli.evaluation.classifier import (
     AttributeClassifier,
     TrainSettings,
@@ -28,6 +32,7 @@ from stargan_cli.evaluation.classifier import (
 )
 from stargan_cli.evaluation.evaluate import RealFeatures, evaluate_generator, mean_row
 from stargan_cli.evaluation.fid import FeatureExtractor
+from stargan_cli.evaluation.inception import FIDInceptionV3
 from stargan_cli.evaluation.runner import celeba_block, train_celeba_classifier
 from stargan_cli.models import ModelConfig, build_discriminator, build_generator
 
@@ -310,7 +315,7 @@ def test_damaged_or_foreign_classifier_files_are_refused(tmp_path):
 # --- FID features --------------------------------------------------------------------------------
 
 
-def test_fid_features_stand_in_and_inception(monkeypatch):
+def test_fid_features_stand_in(monkeypatch):
     notes = []
     standin = fid_module.choose_extractor("auto", warn=notes.append)
     assert standin.name == fid_module.STANDIN_NAME and "stargan download inception" in notes[0]
@@ -321,16 +326,56 @@ def test_fid_features_stand_in_and_inception(monkeypatch):
     assert fid_module.choose_extractor("off") is None
     with pytest.raises(StarganError, match="unknown --fid"):
         fid_module.choose_extractor("tf")
-    # "Installed" weights (random here) in torchvision's layout, fc included as in the real file.
-    from torchvision.models import inception_v3
 
-    full = inception_v3(weights=None, aux_logits=True, init_weights=False)
+
+@pytest.fixture(scope="module")
+def fake_tf_fid_file(tmp_path_factory):
+    """Random weights in the layout of pt_inception-2015-12-05-6726825d.pth, saved as its
+    converters save it (benchmarks/fid_check.py's random_tf_fid_state)."""
+    spec = importlib.util.spec_from_file_location("fid_check", Path(__file__).parents[1] / "benchmarks" / "fid_check.py")
+    fid_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fid_check)
+    path = tmp_path_factory.mktemp("tf_fid") / "fake-pt_inception.pth"
+    torch.save(fid_check.random_tf_fid_state(0), path)
+    return path
+
+
+def test_tf_fid_network_layout_and_pools():
+    from torchvision.models import Inception3
+
+    net = FIDInceptionV3()
+    # The keys pytorch-fid loads the file into: torchvision's network, 1008 classes, no aux head.
+    reference = Inception3(num_classes=1008, aux_logits=False, init_weights=False).state_dict()
+    assert {k: v.shape for k, v in net.state_dict().items()} == {k: v.shape for k, v in reference.items()}
+    assert net.Mixed_7c.max_pool and not net.Mixed_7b.max_pool
+    # TF's average pool: border means count only real pixels, so a constant image stays constant.
+    x = torch.ones(1, 2, 5, 5)
+    assert torch.equal(inception_module._tf_avg_pool(x), x)
+    assert not torch.equal(nn.functional.avg_pool2d(x, 3, 1, 1), x)
+
+
+def test_tf_fid_weights_load_strictly_and_other_layouts_are_refused(fake_tf_fid_file):
     path = fid_module.inception_weights_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(full.state_dict(), path)
-    inception = fid_module.choose_extractor("auto")
-    assert inception.name == fid_module.INCEPTION_NAME == "inception-v3 (torchvision weights)"
-    assert inception(x[:2]).shape == (2, 2048)
+    shutil.copyfile(fake_tf_fid_file, path)
+    extractor = fid_module.choose_extractor("auto")
+    assert extractor.name == fid_module.INCEPTION_NAME == "inception-v3 TF-FID weights (pt_inception-2015-12-05)"
+    state = torch.load(path, weights_only=True)
+    loaded = extractor.network.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    features = extractor(torch.rand(1, 3, S, S) * 2 - 1)
+    assert features.shape == (1, 2048) and torch.isfinite(features).all() and features.abs().sum() > 0
+
+    # torchvision's ImageNet Inception-v3 (the weights used before) and a reshaped classifier.
+    from torchvision.models import inception_v3
+
+    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
+    with pytest.raises(StarganError, match=r"does not hold the TF-FID .*\(14 unexpected keys \(e.g. AuxLogits") as err:
+        fid_module.choose_extractor("inception")
+    assert "\n" not in str(err.value) and "stargan download inception --force" in str(err.value)
+    torch.save({**state, "fc.weight": torch.zeros(1000, 2048)}, path)
+    with pytest.raises(StarganError, match=r"fc.weight has shape \(1000, 2048\), expected \(1008, 2048\)"):
+        fid_module.choose_extractor("auto")
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -402,6 +447,52 @@ def test_eval_cli_end_to_end(celeba_dir, tmp_path):
             for key in ("success", "preservation", "preservation_all", "l1", "psnr"):
                 assert m1["targets"][target][key] == m2["targets"][target][key]
             assert m2["targets"][target]["fid"] is None
+
+
+def test_eval_with_downloaded_tf_fid_weights(celeba_dir, fake_tf_fid_file, tmp_path, monkeypatch):
+    """`stargan download inception` from a local server (sha256 checked), then `stargan eval`
+    on those features, named in the table and the JSON; a damaged file is one Error: line."""
+    import dataclasses
+    import hashlib
+
+    from stargan_cli import registry
+    from test_download import _Server
+
+    real = registry.ASSETS["inception"]
+    assert real.filename == "pt_inception-2015-12-05-6726825d.pth" and real.sha256.startswith("6726825d")
+    data = fake_tf_fid_file.read_bytes()
+    server = _Server()
+    try:
+        url = server.serve("/" + real.filename, data)
+        asset = dataclasses.replace(real, urls=(url,), sha256=hashlib.sha256(data).hexdigest())
+        monkeypatch.setitem(registry.ASSETS, "inception", asset)
+        monkeypatch.delenv("STARGAN_OFFLINE")
+        installed = runner.invoke(app, ["download", "inception", "--quiet"])
+    finally:
+        server.close()
+    assert installed.exit_code == 0, installed.output
+    assert fid_module.inception_weights_path().read_bytes() == data
+
+    model = tiny_checkpoint(tmp_path / "m.pt", 0, attributes=("Male",))
+    trained = runner.invoke(app, ["eval", "--train-classifier", "--data", str(celeba_dir), "--image-size", str(S),
+                                  "--iters", "1", "--batch-size", "8"])
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "scores.json"
+    # Few images (Inception runs at 299 px); seed 3 draws real images enough of each value for an FID.
+    args = ["eval", "-m", str(model), "--data", str(celeba_dir), "--n", "2", "--n-real", "4", "--seed", "3",
+            "--batch-size", "4", "--fid", "inception"]
+    result = runner.invoke(app, [*args, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"FID features: {fid_module.INCEPTION_NAME}" in " ".join(result.output.split())
+    report = json.loads(out.read_text())
+    assert report["fid_features"] == fid_module.INCEPTION_NAME
+    assert report["models"][0]["mean"]["fid"] >= 0
+
+    torch.save({"conv.weight": torch.zeros(2, 3, 1, 1)}, fid_module.inception_weights_path())
+    broken = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert broken.exit_code == 1 and "Traceback" not in broken.output
+    errors = [line for line in broken.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "does not hold the TF-FID Inception-v3 weights" in errors[0], broken.output
 
 
 def test_eval_cli_rejects_bad_requests(celeba_dir, tmp_path):

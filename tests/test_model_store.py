@@ -35,7 +35,7 @@ def test_default_and_installed_names(tiny_config):
     default = _save_tiny(paths.models_dir() / f"{DEFAULT}.pt", tiny_config)
     mine = _save_tiny(paths.models_dir() / "my-run.pt", tiny_config)
     (paths.models_dir() / ".my-run.pt.abc.tmp").write_bytes(b"half-written")
-    (paths.models_dir() / "inception_v3_google-0cc3c7bd.pth").write_bytes(b"weights")
+    (paths.models_dir() / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"weights")
 
     bundled = registry.ASSETS[BUNDLED].target()
     assert model_store.resolve_model(None) == bundled

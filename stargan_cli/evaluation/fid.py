@@ -1,10 +1,10 @@
-"""Image features for FID: Inception-v3 pool features, or a random-weight stand-in.
+"""Image features for FID: the TF-FID Inception-v3 pool features, or a random-weight stand-in.
 
-With the torchvision Inception-v3 weights installed (``stargan download inception``) the
-features are the 2048-d average-pool outputs, computed on images resized to 299 px (bilinear).
-torchvision's weights come from the Google release and take inputs in [-1, 1], the models'
-range, so no other normalisation is applied. These are not the TF-FID weights of the reference
-implementation, so values are close to, not identical with, published FIDs.
+With the TF-FID weights installed (``stargan download inception``: pytorch-fid's port of
+TensorFlow's 2015-12-05 Inception graph, the network published FIDs are computed with) the
+features are the 2048-d pool3 outputs of :class:`FIDInceptionV3`, on images resized to 299 px
+(bilinear). That network takes inputs in [-1, 1], the models' range, so no other normalisation
+is applied (pytorch-fid maps its [0, 1] images there first).
 
 Without them the stand-in is a small convolutional network with fixed random weights (seeded):
 its FID still ranks image sets by how far apart they are, but its scale means nothing outside
@@ -23,9 +23,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-INCEPTION_NAME = "inception-v3 (torchvision weights)"
+INCEPTION_NAME = "inception-v3 TF-FID weights (pt_inception-2015-12-05)"
 STANDIN_NAME = "random-weight stand-in: not comparable to published FID"
-INCEPTION_SIZE = 299
 STANDIN_SIZE = 64
 FID_MODES = ("auto", "inception", "standin", "off")
 
@@ -73,32 +72,35 @@ def inception_weights_path() -> Path:
 
 
 def build_inception_network() -> "nn.Module":
-    """torchvision's Inception-v3 layout with the classifier replaced by the identity (2048-d out)."""
-    from torch import nn
-    from torchvision.models import inception_v3
+    """The TF-FID Inception-v3 (:class:`~.inception.FIDInceptionV3`), weights not yet loaded."""
+    from .inception import FIDInceptionV3
 
-    network = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=False)
-    network.fc = nn.Identity()
-    return network
+    return FIDInceptionV3()
 
 
 def inception_extractor(path: str | Path, device: "torch.device | str" = "cpu") -> FeatureExtractor:
-    """Inception-v3 pool features from the weights file at ``path`` (read with weights_only)."""
-    from ..checkpoints import read_state_file
+    """TF-FID Inception-v3 pool3 features from the weights file at ``path``.
 
+    The file is read with weights_only and loaded with strict key checking; any other layout
+    (e.g. torchvision's ImageNet Inception-v3) is a StarganError naming the first difference.
+    """
+    from ..checkpoints import read_state_file
+    from .inception import FEATURE_DIM, INPUT_SIZE, layout_mismatch
+
+    again = "run `stargan download inception --force`"
     state = read_state_file(path)
     if not isinstance(state, dict):
-        raise StarganError(f"{path} is not an Inception-v3 weights file: run `stargan download inception` again")
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        raise StarganError(f"{path} is not an Inception-v3 weights file: {again}")
     network = build_inception_network()
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = str(err).splitlines()[0][:100]
-        raise StarganError(
-            f"{path} does not hold torchvision Inception-v3 weights ({first}): run `stargan download inception` again"
-        ) from None
-    return FeatureExtractor(INCEPTION_NAME, network.to(device).eval(), 2048, INCEPTION_SIZE)
+    problem = layout_mismatch(network, state)
+    if problem is None:
+        try:
+            network.load_state_dict(state, strict=True)
+        except RuntimeError as err:  # what layout_mismatch does not foresee
+            problem = (str(err).splitlines() or ["unknown"])[-1].strip()[:100]
+    if problem is not None:
+        raise StarganError(f"{path} does not hold the TF-FID Inception-v3 weights ({problem}): {again}")
+    return FeatureExtractor(INCEPTION_NAME, network.to(device).eval(), FEATURE_DIM, INPUT_SIZE)
 
 
 def standin_network(seed: int = 0, dim: int = 64) -> "nn.Module":
@@ -149,9 +151,9 @@ def choose_extractor(
         return inception_extractor(path, device)
     if mode == "inception":
         raise StarganError(
-            f"the Inception-v3 weights for FID are not installed ({path}): run `stargan download inception`"
+            f"the TF-FID Inception-v3 weights are not installed ({path}): run `stargan download inception`"
         )
     if warn:
-        warn("Inception-v3 weights not installed: FID uses a random-weight stand-in, not comparable to "
+        warn("TF-FID Inception-v3 weights not installed: FID uses a random-weight stand-in, not comparable to "
              "published FID (run `stargan download inception`)")
     return standin_extractor(device)
