@@ -53,7 +53,8 @@ def reserve_temp(path: str | os.PathLike, suffix: str = DEFAULT_SUFFIX) -> Path:
 
 def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
     """Flush ``tmp`` to disk and rename it onto ``path`` (replacing any file there)."""
-    with open(tmp, "rb") as fh:
+    # Opened for writing: Windows refuses to flush a read-only handle (EBADF).
+    with open(tmp, "r+b") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     return Path(path)

@@ -177,3 +177,72 @@ def test_contradictory_targets_are_refused_by_webcam(model_file, tmp_path):
     result = runner.invoke(app, ["webcam", "--source", str(video), "--headless", "--model", str(model_file),
                                  "--source-attrs", "none", "--to", "Blond_Hair,Black_Hair"])
     assert "hair colours are exclusive" in only_error(result)
+
+
+# ---- 8. atomic writes flush a writable handle (Windows refuses to fsync a read-only one) -----
+
+
+def test_publish_flushes_a_writable_handle(tmp_path, monkeypatch):
+    from stargan_cli import fileio
+
+    real_fsync = os.fsync
+    flushed = []
+
+    def windows_like_fsync(fd: int) -> None:
+        if os.name != "nt":  # on Windows the real call already refuses a read-only handle
+            import fcntl
+
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+                raise OSError(errno.EBADF, "Bad file descriptor")
+        flushed.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(fileio.os, "fsync", windows_like_fsync)
+    target = tmp_path / "a.txt"
+    fileio.atomic_write(target, lambda tmp: tmp.write_text("new", encoding="utf-8"))
+    assert target.read_text(encoding="utf-8") == "new" and flushed
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+# ---- 6. a checkpoint's stored config is checked before networks are built ------------------
+
+
+def _tampered(model_file: Path, tmp_path: Path, **changes) -> Path:
+    payload = torch.load(model_file, weights_only=True)
+    payload["config"].update(changes)
+    payload["meta"]["source"] = "/somewhere/else/run"  # what a trainer stores: not the user's file
+    path = tmp_path / "tampered.pt"
+    torch.save(payload, path)
+    return path
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"g_conv_dim": 10**6}, "g_conv_dim 1000000 is outside"),
+    ({"image_size": 0}, "image_size 0 is outside"),
+    ({"d_repeat": "6"}, "d_repeat '6' is outside"),
+    ({"image_size": 42}, "not divisible by 2\\*\\*d_repeat"),
+])
+def test_impossible_stored_config_is_refused_before_building(model_file, tmp_path, monkeypatch, changes, says):
+    from stargan_cli import Translator, models
+
+    real_build = models.build_generator
+
+    def build_only_on_meta(*args, **kwargs):  # building on "meta" allocates nothing
+        if torch.empty(0).device.type != "meta":
+            raise AssertionError("a network was built from an unchecked config")
+        return real_build(*args, **kwargs)
+
+    path = _tampered(model_file, tmp_path, **changes)
+    monkeypatch.setattr(models, "build_generator", build_only_on_meta)
+    with pytest.raises(StarganError, match=says) as err:
+        Translator.from_pretrained(path, device="cpu")
+    assert str(path) in str(err.value)
+
+
+def test_config_that_does_not_fit_the_weights_names_the_file_given(model_file, tmp_path, face):
+    path = _tampered(model_file, tmp_path, g_conv_dim=16)
+    result = runner.invoke(app, ["translate", str(face), "--no-detect", "-m", str(path), "--to", "Male",
+                                 "--source-attrs", "none"])
+    line = only_error(result)
+    assert "do not match its config" in line and "main.0.weight has shape [8," in line
+    assert str(path) in line and "/somewhere/else/run" not in line
