@@ -60,7 +60,37 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
     import torch
 
     payload = checkpoint.to_payload()
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as raw:
+            sink = _KeepWriteError(raw)
+            try:
+                torch.save(payload, sink)
+            except RuntimeError:
+                if sink.error is not None:  # torch reports the OSError only as "write failed"
+                    raise sink.error from None
+                raise
+
+    return atomic_write(path, write)
+
+
+class _KeepWriteError:
+    """A file wrapper that remembers the OSError of a failed write (a full disk), which torch
+    would otherwise replace by a RuntimeError without its errno."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:  # noqa: D102
+        try:
+            return self.raw.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:  # noqa: D102
+        self.raw.flush()
 
 
 def read_state_file(path: str | os.PathLike) -> Any:

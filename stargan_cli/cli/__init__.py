@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import StarganError
+from ..fileio import storage_error
 from .common import err_console, fail, print_error
 
 DEBUG_ENV = "STARGAN_DEBUG"
@@ -46,6 +47,11 @@ class _Group(TyperGroup):
             raise fail(str(err)) from None
         except KeyboardInterrupt:
             raise fail("interrupted", code=130) from None
+        except OSError as err:  # a full disk or a refused write that no write point named
+            failure = storage_error(err, err.filename or "a file")
+            if failure is None:
+                raise
+            raise fail(str(failure)) from None
         except _UsageError as err:
             if getattr(err, "ctx", None) is None:  # raised before the subcommand had a context
                 err.root_path = ctx.command_path  # type: ignore[attr-defined]
