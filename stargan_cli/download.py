@@ -311,7 +311,17 @@ def fetch(
     return _fetch(urls, dest, name=name, size=size, sha256=sha256, quiet=quiet, policy=policy)[0]
 
 
-def _fetch(
+def _fetch(urls: Sequence[str], dest: str | os.PathLike, **options: Any) -> tuple[Path, str]:
+    """:func:`fetch`, also returning the address that worked."""
+    part = Path(dest).with_name(Path(dest).name + PART_SUFFIX)
+    try:
+        return _fetch_into(urls, dest, **options)
+    finally:
+        if not part.exists():  # finished or dropped: the version it came from goes with it
+            _validator_path(part).unlink(missing_ok=True)
+
+
+def _fetch_into(
     urls: Sequence[str],
     dest: str | os.PathLike,
     *,
@@ -321,7 +331,6 @@ def _fetch(
     quiet: bool = False,
     policy: RetryPolicy | None = None,
 ) -> tuple[Path, str]:
-    """:func:`fetch`, also returning the address that worked."""
     dest = Path(dest)
     urls = [u for u in urls if u]
     if not urls:
@@ -378,9 +387,7 @@ def _fetch(
             except StarganError as err:
                 part.unlink(missing_ok=True)
                 raise StarganError(f"{err}; {manual_hint(name, url)}") from None
-            published = publish(part, dest)
-            _validator_path(part).unlink(missing_ok=True)
-            return published, url
+            return publish(part, dest), url
     if unreachable:
         raise StarganError(
             f"cannot reach {_host(urls[0])} ({errors[0].split(': ', 1)[-1]}); you may be offline: "
