@@ -22,9 +22,14 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator
 
 from .errors import StarganError
+from .fileio import storage_error, writing
 
 DEFAULT_MAX_BYTES = 32 * 1024**3  # CelebA unpacks to about 1.5 GB
 DEFAULT_MAX_ENTRIES = 500_000  # CelebA holds about 203,000 images
+# Images and weights barely compress; an archive that unpacks to more than this many times its
+# own size (deflate reaches ~1000x on zeros) is a bomb. Small archives are let through whole.
+MAX_RATIO = 100
+RATIO_FREE_BYTES = 64 * 1024**2
 _CHUNK = 1 << 20
 
 
@@ -94,6 +99,11 @@ def _tar_entries(tf: tarfile.TarFile, archive: Path) -> Iterator[_Entry]:
             yield _Entry(name, False, member.size, lambda m=member: tf.extractfile(m))
 
 
+def _ratio_limit(archive: Path) -> int:
+    """The most bytes ``archive`` may unpack to for its size (see MAX_RATIO)."""
+    return max(MAX_RATIO * archive.stat().st_size, RATIO_FREE_BYTES)
+
+
 def _check_limits(entries: list[_Entry], archive: Path, max_bytes: int, max_entries: int) -> None:
     if len(entries) > max_entries:
         raise StarganError(
@@ -103,6 +113,11 @@ def _check_limits(entries: list[_Entry], archive: Path, max_bytes: int, max_entr
     if total > max_bytes:
         raise StarganError(
             f"refusing to unpack {archive}: it expands to {total} bytes, more than the limit of {max_bytes}"
+        )
+    if total > _ratio_limit(archive):
+        raise StarganError(
+            f"refusing to unpack {archive}: it expands to {total} bytes, more than {MAX_RATIO} times "
+            "its own size (an archive bomb?)"
         )
 
 
@@ -119,7 +134,7 @@ def _write_entries(entries: list[_Entry], root: Path, archive: Path, max_bytes: 
         if dest.exists():
             raise StarganError(f"refusing to unpack {archive}: entry {entry.name!r} appears twice")
         assert entry.open is not None
-        with entry.open() as src, open(dest, "xb") as out:
+        with writing(dest), entry.open() as src, open(dest, "xb") as out:
             while True:
                 chunk = src.read(_CHUNK)
                 if not chunk:
@@ -155,18 +170,21 @@ def extract_to_temp(
             with zipfile.ZipFile(archive) as zf:
                 entries = list(_zip_entries(zf, archive))
                 _check_limits(entries, archive, max_bytes, max_entries)
-                _write_entries(entries, tmp, archive, max_bytes)
+                _write_entries(entries, tmp, archive, min(max_bytes, _ratio_limit(archive)))
         else:
             with tarfile.open(archive) as tf:
                 entries = list(_tar_entries(tf, archive))
                 _check_limits(entries, archive, max_bytes, max_entries)
-                _write_entries(entries, tmp, archive, max_bytes)
+                _write_entries(entries, tmp, archive, min(max_bytes, _ratio_limit(archive)))
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotImplementedError) as err:
         shutil.rmtree(tmp, ignore_errors=True)
         detail = (str(err).splitlines() or [type(err).__name__])[0][:80]
         raise StarganError(f"{archive} is damaged or truncated ({detail}); download it again") from None
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        full = storage_error(err, err.filename or tmp)
+        if full is not None:
+            raise full from None
         raise StarganError(f"could not unpack {archive}: {err.strerror or err}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -80,9 +80,9 @@ def parse_targets(values: str | Iterable[str], attributes: Sequence[str]) -> dic
     """Parse ``--to`` values (``ATTR``, ``ATTR=0``, ``ATTR=1``, ``ATTR=0.5``) for a model.
 
     Names are checked against all 40 CelebA names first (for a did-you-mean on typos), then
-    against the model's own attribute list.
+    against the model's own attribute list; contradictions are refused (see :func:`target_set`).
     """
-    targets: dict[str, float] = {}
+    items: list[tuple[str, float]] = []
     for item in split_names(values):
         name, _, raw = item.partition("=")
         value = 1.0
@@ -99,10 +99,33 @@ def parse_targets(values: str | Iterable[str], attributes: Sequence[str]) -> dic
             raise StarganError(
                 f"bad target {canonical}={value:g}: values go from 0 (off) to 1 (on), e.g. --to {canonical}=0"
             )
-        targets[canonical] = value
-    if not targets:
+        items.append((canonical, value))
+    if not items:
         raise StarganError("no target given: use --to ATTR, e.g. --to Blond_Hair")
+    return target_set(items)
+
+
+def target_set(items: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """One set of targets as a dict, refusing the contradictory ones: an attribute named twice
+    (``Blond_Hair`` and ``Blond_Hair=0``) and two hair colours turned on at once (they are
+    exclusive). Every command and the API parse targets through here."""
+    targets: dict[str, float] = {}
+    for name, value in items:
+        if name in targets:
+            first, again = (_target_text(name, v) for v in (targets[name], value))
+            raise StarganError(f"{name} is given twice ({first} and {again}): name each attribute once")
+        targets[name] = value
+    hair_on = [name for name, value in targets.items() if name in HAIR_COLORS and value > 0]
+    if len(hair_on) > 1:
+        raise StarganError(
+            f"{' and '.join(hair_on)} are both turned on, but hair colours are exclusive "
+            "(turning one on turns the others off): name only one"
+        )
     return targets
+
+
+def _target_text(name: str, value: float) -> str:
+    return name if value == 1 else f"{name}={value:g}"
 
 
 def _resolve_for_model(name: str, attributes: Sequence[str]) -> str:
@@ -196,4 +219,4 @@ def exclusive_block_start(config: "ModelConfig") -> int:
 
 def target_name(targets: Mapping[str, float]) -> str:
     """File-name friendly name of a target set: ``Blond_Hair+Male=0``."""
-    return "+".join(name if value == 1 else f"{name}={value:g}" for name, value in targets.items())
+    return "+".join(_target_text(name, value) for name, value in targets.items())

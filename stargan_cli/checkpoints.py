@@ -39,6 +39,7 @@ class Checkpoint:
     step: int = 0
     training: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = field(default=None, compare=False)  # the file it was read from
 
     def to_payload(self) -> dict[str, Any]:
         """The dict that is written to disk."""
@@ -59,7 +60,37 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
     import torch
 
     payload = checkpoint.to_payload()
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as raw:
+            sink = _KeepWriteError(raw)
+            try:
+                torch.save(payload, sink)
+            except RuntimeError:
+                if sink.error is not None:  # torch reports the OSError only as "write failed"
+                    raise sink.error from None
+                raise
+
+    return atomic_write(path, write)
+
+
+class _KeepWriteError:
+    """A file wrapper that remembers the OSError of a failed write (a full disk), which torch
+    would otherwise replace by a RuntimeError without its errno."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:  # noqa: D102
+        try:
+            return self.raw.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:  # noqa: D102
+        self.raw.flush()
 
 
 def read_state_file(path: str | os.PathLike) -> Any:
@@ -122,9 +153,84 @@ def checkpoint_from_payload(payload: Any, path: Path) -> Checkpoint:
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Load a checkpoint of ours, an official ``NNNNNN-G.ckpt`` (its ``-D.ckpt`` beside it is
-    picked up) or a DLIM2020 file. Never executes pickled code."""
+    picked up) or a DLIM2020 file. Never executes pickled code; the stored config is checked
+    (:func:`check_config`) before anything is built from it."""
     path = Path(path)
-    return checkpoint_from_payload(read_state_file(path), path)
+    checkpoint = checkpoint_from_payload(read_state_file(path), path)
+    checkpoint.path = path
+    check_config(checkpoint)
+    return checkpoint
+
+
+# Sizes a real model stays well inside; a config past them is damage (or an attack: a
+# g_conv_dim of 10**6 would make the networks ask for terabytes before any weight is read).
+CONFIG_LIMITS: dict[str, tuple[int, int]] = {
+    "image_size": (8, 4096), "g_conv_dim": (1, 4096), "d_conv_dim": (1, 4096),
+    "g_repeat": (0, 64), "d_repeat": (1, 12),
+}
+MAX_ATTRIBUTES = 1024
+
+
+def _config_problem(config: ModelConfig) -> str | None:
+    """What is impossible about ``config``, or None."""
+    for name, (low, high) in CONFIG_LIMITS.items():
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"{name} {value!r} is outside {low}..{high}"
+    attrs = config.attributes
+    if len(attrs) > MAX_ATTRIBUTES or not all(isinstance(a, str) and a for a in attrs):
+        return f"its attribute list is not {MAX_ATTRIBUTES} names or fewer"
+    if len(set(attrs)) != len(attrs):
+        return "its attribute list repeats a name"
+    if not isinstance(config.joint_split, int) or not 0 <= config.joint_split <= len(attrs):
+        return f"joint_split {config.joint_split!r} is outside 0..{len(attrs)}"
+    if config.image_size % 2**config.d_repeat:
+        return f"image_size {config.image_size} is not divisible by 2**d_repeat = {2**config.d_repeat}"
+    return None
+
+
+def _shape_mismatch(module: "nn.Module", state: Any) -> str | None:
+    """How ``state`` differs from ``module``'s parameters in names and shapes, or None."""
+    import torch
+
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        return "the weights are not a name -> tensor table"
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        return f"missing {missing[0]}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+    unexpected = sorted(set(state) - set(expected))
+    if unexpected:
+        return f"unexpected {unexpected[0]}" + (f" and {len(unexpected) - 1} more" if len(unexpected) > 1 else "")
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            return f"{key} has shape {list(state[key].shape)}, the config needs {list(shape)}"
+    return None
+
+
+def check_config(checkpoint: Checkpoint) -> None:
+    """Refuse a checkpoint whose stored config is outside sane sizes or does not fit its own
+    weights, before any network is built for real (the comparison builds them on torch's
+    ``meta`` device, which allocates nothing)."""
+    import torch
+
+    from .models import build_discriminator, build_generator
+
+    name = checkpoint.path or checkpoint.meta.get("source", "the checkpoint")
+    problem = _config_problem(checkpoint.config)
+    if problem is not None:
+        raise StarganError(f"{name} holds an impossible model config ({problem}): the file is damaged")
+    with torch.device("meta"):
+        networks = [("generator", build_generator(checkpoint.config), checkpoint.G)]
+        if checkpoint.D is not None:
+            networks.append(("discriminator", build_discriminator(checkpoint.config), checkpoint.D))
+    for what, module, state in networks:
+        mismatch = _shape_mismatch(module, state)
+        if mismatch is not None:
+            raise StarganError(
+                f"the {what} weights in {name} do not match its config "
+                f"({checkpoint.config.describe()}): {mismatch}"
+            )
 
 
 def build_models(
@@ -148,7 +254,7 @@ def _load_strict(module: "nn.Module", state: dict, what: str, checkpoint: Checkp
         module.load_state_dict(state, strict=True)
     except RuntimeError as err:
         first = str(err).splitlines()[0][:120]
-        source = checkpoint.meta.get("source", "checkpoint")
+        source = checkpoint.path or checkpoint.meta.get("source", "checkpoint")
         raise StarganError(
             f"the {what} weights in {source} do not match its config "
             f"({checkpoint.config.describe()}): {first}"

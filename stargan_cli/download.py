@@ -27,12 +27,14 @@ from typing import Any, Callable, Sequence
 
 from . import __version__, archive, paths
 from .errors import StarganError
-from .fileio import atomic_write, publish
+from .fileio import atomic_write, publish, writing
+from .locks import LOCK_SUFFIX, Lock
 from .registry import Asset, get_asset, names
 
 OFFLINE_ENV = "STARGAN_OFFLINE"
 USER_AGENT = f"stargan/{__version__} (StarGAN CLI; Python urllib)"
 PART_SUFFIX = ".part"
+LOCK_WAIT: float | None = None  # seconds to wait for another process's download of an asset; None: until it ends
 _CHUNK = 1 << 16
 _OFFICIAL_G = re.compile(r"^(\d+)-G\.ckpt$")
 _CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".pt")
@@ -166,8 +168,14 @@ def _attempt(url: str, part: Path, size: int | None, timeout: float, bar: _Bar) 
     sent everything. Raises _Transient, _Unreachable or _Fatal."""
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "*/*"}
+    validator_file = _validator_path(part)
     if offset:
         headers["Range"] = f"bytes={offset}-"
+        # The server sends the rest only if its file is still the one the partial came from,
+        # else the whole new file (200), which replaces the partial instead of being spliced on.
+        validator = validator_file.read_text(encoding="utf-8").strip() if validator_file.is_file() else ""
+        if validator:
+            headers["If-Range"] = validator
     request = urllib.request.Request(url, headers=headers)
     try:
         response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http/https only)
@@ -211,6 +219,8 @@ def _attempt(url: str, part: Path, size: int | None, timeout: float, bar: _Bar) 
             mode = "ab"
         elif status == 200:
             mode, offset = "wb", 0  # no Range support (or no partial file): from the start
+            with writing(validator_file):
+                validator_file.write_text(_validator(response.headers), encoding="utf-8")
         else:
             raise _Fatal(f"{_host(url)} answered HTTP {status}")
         length_text = response.headers.get("Content-Length")
@@ -218,7 +228,7 @@ def _attempt(url: str, part: Path, size: int | None, timeout: float, bar: _Bar) 
         total = offset + length if length is not None else size
         received = 0
         bar.update(offset, total)
-        with open(part, mode) as out:
+        with writing(part), open(part, mode) as out:
             while True:
                 try:
                     chunk = response.read(_CHUNK)
@@ -233,6 +243,20 @@ def _attempt(url: str, part: Path, size: int | None, timeout: float, bar: _Bar) 
                 bar.update(offset + received, total)
         if length is not None and received < length:
             raise _Transient(f"connection closed after {offset + received} of {total} bytes")
+
+
+def _validator_path(part: Path) -> Path:
+    """Where the ``ETag`` or ``Last-Modified`` of the file a ``.part`` came from is kept."""
+    return part.with_name(part.name + ".validator")
+
+
+def _validator(headers: Any) -> str:
+    """The value for ``If-Range``: a strong ``ETag``, else ``Last-Modified``, else empty (the
+    server names no version; size and checksum checks are all that is left)."""
+    etag = (headers.get("ETag") or "").strip()
+    if etag and not etag.startswith("W/"):  # If-Range takes strong validators only
+        return etag
+    return (headers.get("Last-Modified") or "").strip()
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -287,7 +311,17 @@ def fetch(
     return _fetch(urls, dest, name=name, size=size, sha256=sha256, quiet=quiet, policy=policy)[0]
 
 
-def _fetch(
+def _fetch(urls: Sequence[str], dest: str | os.PathLike, **options: Any) -> tuple[Path, str]:
+    """:func:`fetch`, also returning the address that worked."""
+    part = Path(dest).with_name(Path(dest).name + PART_SUFFIX)
+    try:
+        return _fetch_into(urls, dest, **options)
+    finally:
+        if not part.exists():  # finished or dropped: the version it came from goes with it
+            _validator_path(part).unlink(missing_ok=True)
+
+
+def _fetch_into(
     urls: Sequence[str],
     dest: str | os.PathLike,
     *,
@@ -297,7 +331,6 @@ def _fetch(
     quiet: bool = False,
     policy: RetryPolicy | None = None,
 ) -> tuple[Path, str]:
-    """:func:`fetch`, also returning the address that worked."""
     dest = Path(dest)
     urls = [u for u in urls if u]
     if not urls:
@@ -407,6 +440,36 @@ def install(
         return InstallResult(asset, asset.installed_paths(), already=True)
     if asset.is_installed() and not force:
         return InstallResult(asset, asset.installed_paths(), already=True)
+    with _asset_lock(asset, quiet):
+        if asset.is_installed() and not force:  # another process installed it while we waited
+            return InstallResult(asset, asset.installed_paths(), already=True)
+        return _install(asset, url=url, from_file=from_file, quiet=quiet, policy=policy,
+                        max_bytes=max_bytes, max_entries=max_entries)
+
+
+def _asset_lock(asset: Asset, quiet: bool) -> Lock:
+    """Hold ``asset``'s lock (its ``.part``, unpack folder and target are one process's at a
+    time); while another process holds it, wait, saying so once unless ``quiet``."""
+
+    def waiting(pid: int | None) -> None:
+        if not quiet:
+            from rich.console import Console
+
+            who = f"PID {pid}" if pid is not None else "another process"
+            Console(stderr=True).print(
+                f"Waiting for another stargan process ({who}) that is installing {asset.name}...",
+                highlight=False,
+            )
+
+    lock = Lock(paths.downloads_dir() / (asset.filename + LOCK_SUFFIX), f"the download of {asset.name}")
+    return lock.acquire(wait=LOCK_WAIT, on_wait=waiting)
+
+
+def _install(
+    asset: Asset, *, url: str | None, from_file: str | os.PathLike | None, quiet: bool,
+    policy: RetryPolicy | None, max_bytes: int, max_entries: int,
+) -> InstallResult:
+    name = asset.name
     limits = {"max_bytes": max_bytes, "max_entries": max_entries}
     if from_file is not None:
         source = Path(from_file).expanduser()
@@ -633,7 +696,9 @@ def remove(name: str) -> list[Path]:
             path.unlink(missing_ok=True)
         removed.append(path)
     downloads = paths.downloads_dir(create=False)
-    for leftover in (downloads / asset.filename, downloads / (asset.filename + PART_SUFFIX)):
+    part = downloads / (asset.filename + PART_SUFFIX)
+    _validator_path(part).unlink(missing_ok=True)
+    for leftover in (downloads / asset.filename, part):
         if leftover.is_file():
             leftover.unlink()
             removed.append(leftover)

@@ -15,17 +15,62 @@ Three forms of the same thing:
 
 ``suffix`` ends the temporary name: keep the real extension in it (``".tmp.png"``,
 ``".part.mp4"``) when the writer picks the format from the name, as OpenCV does.
+
+A write that fails for want of space or permission (ENOSPC, EDQUOT, EACCES, EPERM, EROFS)
+raises a StarganError naming the file (``no space left on device while writing PATH``) instead
+of an OSError: :func:`writing` does that for any write, and the atomic writers use it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .errors import StarganError
+
 DEFAULT_SUFFIX = ".tmp"
+
+# Write failures a user fixes outside the program (free space, permissions), by errno.
+_STORAGE_ERRORS = {
+    errno.ENOSPC: "no space left on device",
+    getattr(errno, "EDQUOT", errno.ENOSPC): "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+}
+
+
+class StorageError(StarganError):
+    """A write failed for want of space or permission: nothing more can be written there, so
+    commands stop at the first one instead of going on to the next input."""
+
+
+def storage_error(err: BaseException, path: str | os.PathLike) -> StorageError | None:
+    """The one-line error for a write to ``path`` that failed for want of space or permission
+    (``no space left on device while writing PATH``), or None for any other failure."""
+    code = getattr(err, "errno", None) if isinstance(err, OSError) else None
+    reason = _STORAGE_ERRORS.get(code)
+    if reason is None:
+        return None
+    full = code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    hint = "free some space or choose another folder" if full else "choose a folder you can write to"
+    return StorageError(f"{reason} while writing {path}: {hint}")
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a full disk or a refused write inside the block into a StarganError naming ``path``."""
+    try:
+        yield
+    except OSError as err:
+        failure = storage_error(err, path)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def _normal_mode() -> int:
@@ -39,8 +84,9 @@ def reserve_temp(path: str | os.PathLike, suffix: str = DEFAULT_SUFFIX) -> Path:
     """Create an empty temporary file beside ``path`` (its folder is created if needed) with
     normal permissions, and return its path. Pair it with :func:`publish`, or unlink it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -53,9 +99,11 @@ def reserve_temp(path: str | os.PathLike, suffix: str = DEFAULT_SUFFIX) -> Path:
 
 def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
     """Flush ``tmp`` to disk and rename it onto ``path`` (replacing any file there)."""
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # Opened for writing: Windows refuses to flush a read-only handle (EBADF).
+    with writing(path):
+        with open(tmp, "r+b") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
     return Path(path)
 
 
@@ -64,13 +112,14 @@ def atomic_path(path: str | os.PathLike, suffix: str = DEFAULT_SUFFIX) -> Iterat
     """Yield a temporary path beside ``path`` to write; it is renamed onto ``path`` when the
     block ends normally and deleted when it raises (the old ``path`` stays as it was)."""
     path = Path(path)
-    tmp = reserve_temp(path, suffix)
-    try:
-        yield tmp
-        publish(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with writing(path):
+        tmp = reserve_temp(path, suffix)
+        try:
+            yield tmp
+            publish(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def atomic_write(
@@ -83,4 +132,4 @@ def atomic_write(
     return path
 
 
-__all__ = ["atomic_path", "atomic_write", "publish", "reserve_temp"]
+__all__ = ["StorageError", "atomic_path", "atomic_write", "publish", "reserve_temp", "storage_error", "writing"]

@@ -49,8 +49,7 @@ def test_save_is_atomic_when_writing_fails(tmp_path, tiny_config, monkeypatch):
     before = target.read_bytes()
 
     def broken_save(obj, f, *a, **k):
-        with open(f, "wb") as fh:
-            fh.write(b"half")
+        f.write(b"half")  # save_checkpoint hands torch its open temporary file
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)

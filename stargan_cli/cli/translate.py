@@ -85,6 +85,7 @@ def _write(plan: list[tuple[Path, object]], source: Path, overwrite: bool, writt
 
     Every path is checked before any is written, so a name clash leaves nothing half-done.
     """
+    from ..fileio import StorageError
     from ..image_files import save_image
 
     for path, _ in plan:
@@ -96,6 +97,8 @@ def _write(plan: list[tuple[Path, object]], source: Path, overwrite: bool, writt
     for path, image in plan:
         try:
             save_image(image, path)
+        except StorageError:
+            raise  # a full disk or a refused folder fails every input alike: stop here
         except StarganError as err:
             return str(err)
         except OSError as err:

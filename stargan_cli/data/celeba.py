@@ -12,6 +12,7 @@ A dataset root may hold the files in any of the usual layouts, e.g.::
 
 from __future__ import annotations
 
+import codecs
 import os
 import warnings
 from collections import deque
@@ -146,11 +147,20 @@ def parse_partition_file(path: str | os.PathLike) -> dict[str, int]:
 
 
 def _read_text(path: Path) -> str:
-    """A text file's content (undecodable bytes replaced), or a StarganError naming it."""
+    """A text file's content (undecodable bytes replaced), or a StarganError naming it. UTF-16
+    with a byte-order mark (what some Windows editors save) is read too."""
     try:
-        return path.read_bytes().decode("utf-8", errors="replace")
+        data = path.read_bytes()
     except OSError as err:
         raise StarganError(f"cannot read {path}: {err.strerror or err}") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    if b"\0" in data[:4096]:
+        raise StarganError(
+            f"{path} is not a UTF-8 text file (it holds NUL bytes: UTF-16 without a byte-order "
+            "mark, or not text at all): save it as UTF-8"
+        )
+    return data.decode("utf-8", errors="replace")
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..attributes import CELEBA_ATTRIBUTES, HAIR_COLORS, resolve_attribute, split_names
 from ..errors import StarganError
-from ..attributes import exclusive_block_start, target_name
+from ..attributes import exclusive_block_start, target_name, target_set
 
 if TYPE_CHECKING:
     from ..translate import Translator
@@ -76,7 +76,7 @@ def parse_columns(values: Sequence[str], attributes: Sequence[Sequence[str]]) ->
     pool = list(dict.fromkeys([*known, *CELEBA_ATTRIBUTES]))
     columns: list[Column] = []
     for item in split_names(values):
-        targets: dict[str, float] = {}
+        items: list[tuple[str, float]] = []
         for part in item.split("+"):
             raw_name, sep, raw_value = part.strip().partition("=")
             if not raw_name.strip():
@@ -90,7 +90,8 @@ def parse_columns(values: Sequence[str], attributes: Sequence[Sequence[str]]) ->
             name = resolve_attribute(raw_name, pool)
             if name not in known:
                 raise StarganError(f"no model was trained on {name}: they know {', '.join(known)}")
-            targets[name] = value
+            items.append((name, value))
+        targets = target_set(items)
         header = target_name(targets)
         if any(c.name == header for c in columns):
             raise StarganError(f"target {header} is listed twice")

@@ -27,6 +27,7 @@ from .. import __version__, paths
 from ..checkpoints import Checkpoint, atomic_write, save_checkpoint
 from ..devices import select_device
 from ..errors import StarganError
+from ..locks import Lock, LockHeld
 from ..models import ModelConfig, build_discriminator, build_generator
 from . import distributed
 from .augment import parse_policy
@@ -43,6 +44,7 @@ from .fastpath import (
 from .labels import LabelPart, grid_targets, label_parts
 from .runs import (
     FINAL_NAME,
+    RUN_LOCK_NAME,
     SAMPLES_DIR,
     checkpoint_path,
     latest_checkpoint,
@@ -194,12 +196,21 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
 
         resume_from = None
+        self._restart = False  # resuming a run that was stopped before its first checkpoint
         if cfg.resume is not None:
-            resume_path, resume_from = latest_checkpoint(Path(cfg.resume))
-            self.run_dir = Path(cfg.resume)
+            run_dir = Path(cfg.resume)
+            if self.dist.is_main and run_dir.is_dir():
+                self._lock_run_dir(run_dir)  # before anything is read, cleaned or written
+            if (run_dir / CONFIG_NAME).is_file() and not list_checkpoints(run_dir) and not (
+                    run_dir / FINAL_NAME).exists():
+                self._restart = True
+                self._say(f"Restarting {run_dir} from step 0: it was stopped before its first checkpoint")
+            else:
+                resume_path, resume_from = latest_checkpoint(run_dir, warn=self._warn)
+                self._say(f"Resuming {run_dir} from {resume_path.name} (step {resume_from.step})")
+            self.run_dir = run_dir
             if self.dist.is_main:
                 remove_temporaries(self.run_dir)
-            self._say(f"Resuming {self.run_dir} from {resume_path.name} (step {resume_from.step})")
         else:
             self.run_dir = self._new_run_dir(cfg)
 
@@ -252,9 +263,10 @@ class Trainer:
         self._last_saved = self.step
         if self.dist.is_main:
             self._write_config(cfg)
-            self.metrics = MetricsLog(self.run_dir / METRICS_NAME, resume_step=self.step if resume_from else None)
+            continued = resume_from is not None or self._restart
+            self.metrics = MetricsLog(self.run_dir / METRICS_NAME, resume_step=self.step if continued else None)
             if cfg.tensorboard:
-                self.tensorboard = open_tensorboard(self.run_dir / "tensorboard", self.step if resume_from else None)
+                self.tensorboard = open_tensorboard(self.run_dir / "tensorboard", self.step if continued else None)
         for part in self.parts:
             self._say(part.source.describe())
         for note in self.plan.notes:
@@ -279,15 +291,28 @@ class Trainer:
             run_dir = paths.runs_dir() / cfg.run_name(stamp)
         if run_dir.exists() and not run_dir.is_dir():
             raise StarganError(f"--out {run_dir} is a file: pick a new or empty folder")
+        if self.dist.is_main:
+            self._lock_run_dir(run_dir)
         if (run_dir / CONFIG_NAME).exists() or list_checkpoints(run_dir):
             raise StarganError(
                 f"{run_dir} already holds a training run: continue it with --resume {run_dir}, "
                 "or pick another --out"
             )
-        if run_dir.is_dir() and any(run_dir.iterdir()):
+        if run_dir.is_dir() and any(p.name != RUN_LOCK_NAME for p in run_dir.iterdir()):
             # Its samples/, metrics.jsonl or final.pt would be overwritten or mixed with ours.
             raise StarganError(f"--out {run_dir} is not empty: pick a new or empty folder")
         return run_dir
+
+    def _lock_run_dir(self, run_dir: Path) -> None:
+        """Hold ``run_dir``'s lock until :meth:`_close`: one training process per run folder."""
+        self._created_dir = not run_dir.exists()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = Lock(run_dir / RUN_LOCK_NAME, f"run folder {run_dir}")
+        try:
+            self._lock.acquire()
+        except LockHeld as err:
+            self._lock = None
+            raise LockHeld(f"{err} (only one process may train in a run folder)", err.pid) from None
 
     def _load_sources(self, cfg: TrainConfig) -> list[Any]:
         from ..data import load_celeba, load_folder
@@ -633,11 +658,24 @@ class Trainer:
         raise TrainingInterrupted(self.run_dir, self.step, path, signum, self.dist.is_main)
 
     def _close(self) -> None:
-        self._unwrap_ddp()
-        if getattr(self, "metrics", None) is not None:
-            self.metrics.close()
-        if getattr(self, "tensorboard", None) is not None:
-            self.tensorboard.close()
+        try:
+            self._unwrap_ddp()
+            try:
+                if getattr(self, "metrics", None) is not None:
+                    self.metrics.close()
+            finally:
+                if getattr(self, "tensorboard", None) is not None:
+                    self.tensorboard.close()
+        finally:
+            self._release_run_dir()
+
+    def _release_run_dir(self) -> None:
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.release()
+            run_dir = lock.path.parent
+            if self._created_dir and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # a run that failed before writing anything leaves no folder
 
 
 class _Null:

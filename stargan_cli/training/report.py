@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from ..checkpoints import atomic_write
+from ..fileio import storage_error, writing
 
 METRICS_NAME = "metrics.jsonl"
 # --quiet prints a plain line at a log step at most this often (plus the first and last).
@@ -16,13 +18,16 @@ QUIET_LINE_SECONDS = 10.0
 
 
 class MetricsLog:
-    """Append-only JSON-lines log: one object per log step, flushed as written."""
+    """Append-only JSON-lines log: one object per log step, flushed as written. A full disk is
+    one StarganError naming the file."""
 
     def __init__(self, path: Path, resume_step: int | None = None):
         self.path = path
+        self._failed = False
         if resume_step is not None:
             self.truncate(resume_step)
-        self._file = open(path, "a", encoding="utf-8")
+        with writing(path):
+            self._file = open(path, "a", encoding="utf-8")
 
     def truncate(self, step: int) -> None:
         """Drop lines after ``step`` (work lost with a killed run) and any torn last line."""
@@ -41,21 +46,78 @@ class MetricsLog:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record."""
-        self._file.write(json.dumps(record, allow_nan=True) + "\n")
-        self._file.flush()
+        try:
+            with writing(self.path):
+                self._file.write(json.dumps(record, allow_nan=True) + "\n")
+                self._file.flush()
+        except BaseException:
+            self._failed = True
+            raise
 
     def close(self) -> None:
-        """Close the file."""
-        self._file.close()
+        """Close the file (after a failed write, quietly: that failure was reported)."""
+        _close_quietly_after_failure(self._file.close, self.path, self._failed)
 
 
-def open_tensorboard(log_dir: Path, purge_step: int | None) -> Any | None:
-    """A SummaryWriter when TensorBoard is installed, else None (it is optional)."""
+def _close_quietly_after_failure(close: Any, path: Path, failed: bool) -> None:
+    try:
+        with writing(path):
+            close()
+    except Exception:
+        if not failed:
+            raise
+
+
+class TensorBoardLog:
+    """A SummaryWriter whose write failures (a full disk) are one StarganError naming its folder."""
+
+    def __init__(self, writer: Any, log_dir: Path):
+        self._writer = writer
+        self.log_dir = log_dir
+        self._failed = False
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> None:
+        try:
+            with writing(self.log_dir):
+                getattr(self._writer, method)(*args, **kwargs)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def add_scalar(self, *args: Any, **kwargs: Any) -> None:
+        """``SummaryWriter.add_scalar``."""
+        self._call("add_scalar", *args, **kwargs)
+
+    def add_image(self, *args: Any, **kwargs: Any) -> None:
+        """``SummaryWriter.add_image``."""
+        self._call("add_image", *args, **kwargs)
+
+    def close(self) -> None:
+        """Flush and close (after a failed write, quietly: that failure was reported)."""
+        _close_quietly_after_failure(self._writer.close, self.log_dir, self._failed)
+
+
+def _quiet_writer_thread(args: Any) -> None:
+    """TensorBoard's writer thread dies on a full disk with a traceback of its own; the writer
+    raises the same error again on its next call, where it becomes one line. Others go on."""
+    if type(args.thread).__name__ == "_AsyncWriterThread" and storage_error(args.exc_value, "") is not None:
+        return
+    _previous_thread_hook(args)
+
+
+_previous_thread_hook = threading.excepthook
+
+
+def open_tensorboard(log_dir: Path, purge_step: int | None) -> TensorBoardLog | None:
+    """A TensorBoard log when TensorBoard is installed, else None (it is optional)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except Exception:  # ImportError, or a broken tensorboard install
         return None
-    return SummaryWriter(str(log_dir), purge_step=purge_step)
+    if threading.excepthook is _previous_thread_hook:
+        threading.excepthook = _quiet_writer_thread
+    with writing(log_dir):
+        return TensorBoardLog(SummaryWriter(str(log_dir), purge_step=purge_step), log_dir)
 
 
 def format_duration(seconds: float) -> str:

@@ -6,6 +6,7 @@
     RUN/samples/NNNNNN.jpg      sample grids
     RUN/metrics.jsonl           one JSON line per log step
     RUN/tensorboard/            TensorBoard events (when it is installed)
+    RUN/.lock                   held by the process training in the folder (see stargan_cli.locks)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from ..checkpoints import Checkpoint, atomic_write, load_checkpoint
 from ..errors import StarganError
@@ -20,6 +22,7 @@ from ..errors import StarganError
 CHECKPOINT_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 FINAL_NAME = "final.pt"
+RUN_LOCK_NAME = ".lock"
 
 
 def checkpoint_path(run_dir: Path, step: int) -> Path:
@@ -38,8 +41,9 @@ def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def latest_checkpoint(run_dir: Path) -> tuple[Path, Checkpoint]:
-    """The newest readable training checkpoint of ``run_dir`` (an unreadable one is skipped)."""
+def latest_checkpoint(run_dir: Path, warn: Callable[[str], None] | None = None) -> tuple[Path, Checkpoint]:
+    """The newest readable training checkpoint of ``run_dir``; an unreadable one is skipped,
+    and ``warn`` is told which and why."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise StarganError(f"cannot resume: {run_dir} does not exist")
@@ -47,11 +51,12 @@ def latest_checkpoint(run_dir: Path) -> tuple[Path, Checkpoint]:
     for _, path in reversed(list_checkpoints(run_dir)):
         try:
             checkpoint = load_checkpoint(path)
+            if checkpoint.training is None:
+                raise StarganError(f"{path} holds no training state")
         except StarganError as err:
             errors.append(str(err))
-            continue
-        if checkpoint.training is None:
-            errors.append(f"{path} holds no training state")
+            if warn is not None:
+                warn(f"skipping {path.name}: {err}")
             continue
         return path, checkpoint
     detail = f" ({errors[0]})" if errors else ""
