@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import paths
 from .attributes import DEFAULT_ATTRIBUTES
-from .errors import StarganError
+from .errors import StarganError, UsageError
 
 INSTALL_KINDS = ("dataset", "official", "collection", "file")
 
@@ -53,6 +53,7 @@ class Asset:
     attributes: tuple[str, ...] | None = None
     image_size: int | None = None
     prefix: str = ""  # for ``collection``: file-name prefix of the installed models
+    approx_size: str = ""  # a published size for --list when the exact one is not registered
     homepage: str = ""
 
     def __post_init__(self) -> None:
@@ -172,6 +173,7 @@ ASSETS: dict[str, Asset] = {
             description="torchvision Inception-v3 weights, for FID in `stargan eval`",
             licence="torchvision weights (BSD-3-Clause code; ported from the TensorFlow release, Apache-2.0)",
             sha256="0cc3c7bd",  # prefix in the file name, as torch.hub checks it
+            approx_size="~104 MB",  # torchvision's Inception_V3_Weights.IMAGENET1K_V1 meta: 103.903
             homepage="https://pytorch.org/vision/stable/models/inception.html",
         ),
     )
@@ -199,6 +201,6 @@ def get_asset(name: str) -> Asset:
     asset = ASSETS.get(name.strip().lower())
     if asset is not None:
         return asset
-    raise StarganError(
+    raise UsageError(
         f"unknown download {name!r}:{suggest(name, names())} available: {', '.join(names())}"
     )

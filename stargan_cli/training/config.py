@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
-from ..errors import StarganError
+from ..errors import StarganError, UsageError
 from .losses import ADVERSARIAL_LOSSES
 from .schedule import SCHEDULES
 
@@ -92,7 +92,7 @@ class TrainConfig:
         """Check every setting; raise StarganError naming the flag to fix. Returns self."""
         def need(ok: bool, message: str) -> None:
             if not ok:
-                raise StarganError(message)
+                raise UsageError(message)
 
         need(self.dataset in DATASETS, f"--dataset must be one of {', '.join(DATASETS)}, not {self.dataset!r}")
         need(self.norm in NORMS, f"--norm must be concat or lookup, not {self.norm!r}")
@@ -178,7 +178,7 @@ def resume_config(run_dir: str | Path, overrides: dict[str, Any] | None = None) 
                 value = tuple(value)
             if value != current:
                 flag = "--" + key.replace("_", "-")
-                raise StarganError(
+                raise UsageError(
                     f"{flag} cannot change when resuming (the run uses {current!r}); "
                     "start a new run instead"
                 )
