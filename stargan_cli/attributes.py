@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
-from .errors import StarganError
+from .errors import StarganError, UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +48,7 @@ def resolve_attribute(name: str, choices: Sequence[str] = CELEBA_ATTRIBUTES) -> 
         return found
     close = difflib.get_close_matches(_key(name), list(by_key), n=1, cutoff=0.6)
     hint = f"did you mean {by_key[close[0]]}?" if close else f"choose from: {', '.join(choices)}"
-    raise StarganError(f"unknown attribute {name!r}: {hint}")
+    raise UsageError(f"unknown attribute {name!r}: {hint}")
 
 
 def split_names(values: str | Iterable[str]) -> list[str]:
@@ -67,11 +67,11 @@ def parse_attribute_list(
     """Parse ``--attrs`` values into canonical names, rejecting unknown and repeated ones."""
     names = [resolve_attribute(n, choices) for n in split_names(values)]
     if not names:
-        raise StarganError("no attributes given: name at least one, e.g. --attrs Blond_Hair,Male")
+        raise UsageError("no attributes given: name at least one, e.g. --attrs Blond_Hair,Male")
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise StarganError(f"attribute {name} is listed twice")
+            raise UsageError(f"attribute {name} is listed twice")
         seen.add(name)
     return names
 
@@ -90,18 +90,18 @@ def parse_targets(values: str | Iterable[str], attributes: Sequence[str]) -> dic
             try:
                 value = float(raw)
             except ValueError:
-                raise StarganError(
+                raise UsageError(
                     f"bad target {item!r}: write ATTR, ATTR=1 or ATTR=0"
                 ) from None
         canonical = _resolve_for_model(name, attributes)
         # Models are trained on 0/1 labels: values past them (or nan) give garbage.
         if not 0.0 <= value <= 1.0:
-            raise StarganError(
+            raise UsageError(
                 f"bad target {canonical}={value:g}: values go from 0 (off) to 1 (on), e.g. --to {canonical}=0"
             )
         items.append((canonical, value))
     if not items:
-        raise StarganError("no target given: use --to ATTR, e.g. --to Blond_Hair")
+        raise UsageError("no target given: use --to ATTR, e.g. --to Blond_Hair")
     return target_set(items)
 
 
@@ -113,11 +113,11 @@ def target_set(items: Iterable[tuple[str, float]]) -> dict[str, float]:
     for name, value in items:
         if name in targets:
             first, again = (_target_text(name, v) for v in (targets[name], value))
-            raise StarganError(f"{name} is given twice ({first} and {again}): name each attribute once")
+            raise UsageError(f"{name} is given twice ({first} and {again}): name each attribute once")
         targets[name] = value
     hair_on = [name for name, value in targets.items() if name in HAIR_COLORS and value > 0]
     if len(hair_on) > 1:
-        raise StarganError(
+        raise UsageError(
             f"{' and '.join(hair_on)} are both turned on, but hair colours are exclusive "
             "(turning one on turns the others off): name only one"
         )
@@ -135,7 +135,7 @@ def _resolve_for_model(name: str, attributes: Sequence[str]) -> str:
     pool = list(dict.fromkeys([*attributes, *CELEBA_ATTRIBUTES]))
     canonical = resolve_attribute(name, pool)  # raises with did-you-mean on typos
     if canonical not in attributes:
-        raise StarganError(
+        raise UsageError(
             f"this model was not trained on {canonical}: it knows {', '.join(attributes)}"
         )
     return canonical

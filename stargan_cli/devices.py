@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import StarganError
+from .errors import StarganError, UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -66,7 +66,7 @@ def select_device(name: str | None = None) -> "torch.device":
                 f"device {name!r} asked for, but Apple MPS is not available here: use --device cpu"
             )
         return device
-    raise StarganError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
+    raise UsageError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
 
 
 def default_precision(device: "torch.device") -> str:

@@ -129,7 +129,8 @@ def _html_error(url: str) -> str:
 
 
 class _Bar:
-    """A rich progress bar on stderr (bytes, rate, ETA), or nothing when quiet."""
+    """A rich progress bar on stderr (bytes, rate, ETA), plain lines when stderr is not a
+    terminal, or nothing when quiet."""
 
     def __init__(self, label: str, quiet: bool) -> None:
         self.label = label
@@ -141,14 +142,14 @@ class _Bar:
         if not self.quiet:
             from rich.console import Console
             from rich.progress import (
-                BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                TransferSpeedColumn,
+                BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn,
             )
 
-            self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                TransferSpeedColumn(), TimeRemainingColumn(),
-                console=Console(stderr=True), transient=False,
+            from .progress import make_progress
+
+            self._progress = make_progress(
+                Console(stderr=True), TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                TransferSpeedColumn(), TimeRemainingColumn(), in_bytes=True, transient=False,
             )
             self._progress.__enter__()
             self._task = self._progress.add_task(self.label, total=None)
@@ -473,6 +474,8 @@ def _install(
     limits = {"max_bytes": max_bytes, "max_entries": max_entries}
     if from_file is not None:
         source = Path(from_file).expanduser()
+        if source.is_dir():
+            source = _file_in_folder(asset, source)
         if not source.is_file():
             raise StarganError(f"--from {source}: no such file")
         if asset.install == "official" and _is_official_generator_file(source):
@@ -490,6 +493,31 @@ def _install(
         return _install_from(asset, downloaded, used, owned=True, **limits)
     finally:
         downloaded.unlink(missing_ok=True)
+
+
+def _file_in_folder(asset: Asset, folder: Path) -> Path:
+    """What to install from ``--from FOLDER``: the official generator inside an unpacked model
+    release; otherwise a StarganError that says what to pass instead."""
+    if asset.install == "official":
+        found = [p for p in folder.rglob("*-G.ckpt") if _is_official_generator_file(p)]
+        if found:
+            return max(found, key=lambda p: (int(_OFFICIAL_G.match(p.name).group(1)), str(p)))
+        raise StarganError(f"--from {folder} is a folder without an official NNNNNN-G.ckpt: "
+                           "pass the downloaded .zip or the -G.ckpt file")
+    if asset.install == "dataset":
+        from .data.celeba import find_attribute_file
+
+        try:
+            find_attribute_file(folder)
+            what = "holds an unpacked CelebA"
+        except StarganError:
+            what = "is a folder"
+        raise StarganError(
+            f"--from takes the downloaded archive, and {folder} {what}: an unpacked CelebA needs no "
+            f"install, use it where it is with --data, e.g. `stargan train --data {folder}` "
+            "(eval and grid take --data too)"
+        )
+    raise StarganError(f"--from {folder} is a folder: pass the downloaded file itself")
 
 
 def _install_from(
@@ -720,12 +748,6 @@ class AssetStatus:
         return bool(self.paths)
 
 
-def _disk_size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
 def statuses(which: Sequence[str] | None = None) -> list[AssetStatus]:
     """The state of every registered asset (or of ``which``), without touching the network."""
     rows = []
@@ -733,7 +755,7 @@ def statuses(which: Sequence[str] | None = None) -> list[AssetStatus]:
     for name in which or names():
         asset = get_asset(name)
         found = asset.installed_paths()
-        size = sum(_disk_size(p) for p in found) if found else asset.size
+        size = sum(paths.disk_size(p) for p in found) if found else asset.size
         part = part_dir / (asset.filename + PART_SUFFIX)
         rows.append(AssetStatus(asset, found, size, part.stat().st_size if part.is_file() else None))
     return rows

@@ -15,6 +15,8 @@ from . import paths, registry
 from .errors import StarganError
 
 DEFAULT_MODEL = registry.DEFAULT_MODEL
+# The way around a model that cannot be downloaded, added to those errors.
+OWN_MODEL_HINT = "or pass a model you trained with -m RUN/final.pt"
 _PATH_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
@@ -80,6 +82,47 @@ def resolve_model(spec: str | None, *, download: bool = True, quiet: bool = Fals
     raise _unknown(name, f"unknown model {name!r}")
 
 
+def needs_download(spec: str | None) -> bool:
+    """Whether :func:`resolve_model` would download ``spec`` (a registered model not installed
+    yet), so that commands can check everything else first."""
+    name = DEFAULT_MODEL if spec is None else str(spec).strip()
+    if spec is not None and Path(name).expanduser().exists():
+        return False
+    if any(installed == name or installed == name.lower() for installed, _ in installed_models()):
+        return False
+    asset = registry.ASSETS.get(name.lower())
+    return asset is not None and asset.is_model and not asset.target().is_file()
+
+
+def known_attributes(spec: str | None) -> tuple[str, ...] | None:
+    """The attributes of the model ``spec`` names when the registry knows them, so that
+    ``--to`` can be checked before the model is loaded or downloaded: a registered model name,
+    or None for the default model. None for files and any other name."""
+    name = DEFAULT_MODEL if spec is None else str(spec).strip()
+    if spec is not None and Path(name).expanduser().exists():
+        return None
+    asset = registry.ASSETS.get(name.lower())
+    return tuple(asset.attributes) if asset is not None and asset.is_model and asset.attributes else None
+
+
+def check_targets_early(to: Sequence[str] | None, spec: str | None) -> dict[str, float] | None:
+    """``--to`` values checked before any model is loaded: against the model's attributes when
+    the registry knows them (typos get a did-you-mean, names the model lacks an error),
+    else only when every name is one of the 40 CelebA attributes (a file may hold a model of
+    other domains). Returns the parsed targets, or None when that needs the model itself."""
+    from .attributes import CELEBA_ATTRIBUTES, parse_targets, split_names
+
+    if not to:
+        return None
+    known = known_attributes(spec)
+    if known is not None:
+        return parse_targets(to, known)
+    celeba = {a.lower() for a in CELEBA_ATTRIBUTES}
+    if all(item.partition("=")[0].strip().lower() in celeba for item in split_names(to)):
+        return parse_targets(to, CELEBA_ATTRIBUTES)
+    return None
+
+
 def _fetch_registered(asset: registry.Asset, *, download: bool, quiet: bool) -> Path:
     from . import download as downloader
 
@@ -102,7 +145,8 @@ def _fetch_registered(asset: registry.Asset, *, download: bool, quiet: bool) -> 
     if downloader.is_offline():
         raise StarganError(
             f"model {asset.name} is not installed and {downloader.OFFLINE_ENV}=1 forbids downloading it: "
-            f"get {asset.urls[0]} by hand and run `stargan download {asset.name} --from FILE`"
+            f"get {asset.urls[0]} by hand and run `stargan download {asset.name} --from FILE`, "
+            f"{OWN_MODEL_HINT}"
         )
     print(
         f'Downloading "{asset.urls[0]}" to {target} (first use of {asset.name}; {asset.licence})',
@@ -111,7 +155,9 @@ def _fetch_registered(asset: registry.Asset, *, download: bool, quiet: bool) -> 
     try:
         result = downloader.install(asset.name, quiet=quiet)
     except StarganError as err:
-        raise StarganError(f"model {asset.name} is not installed and the download failed: {err}") from None
+        raise StarganError(
+            f"model {asset.name} is not installed and the download failed: {err}; {OWN_MODEL_HINT}"
+        ) from None
     return result.paths[0]
 
 

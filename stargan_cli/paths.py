@@ -55,6 +55,11 @@ def downloads_dir(create: bool = True) -> Path:
     return _ensure(cache_root() / "downloads", create)
 
 
+def preprocessed_dir(create: bool = True) -> Path:
+    """Folder of the preprocessed-image caches (one subfolder per dataset and image size)."""
+    return _ensure(cache_root() / "preprocessed", create)
+
+
 def datasets_dir(create: bool = True) -> Path:
     """Folder of installed datasets (one subfolder per dataset name)."""
     return _ensure(data_root() / "datasets", create)
@@ -70,6 +75,30 @@ def all_dirs() -> dict[str, Path]:
     return {
         "models": models_dir(create=False),
         "downloads": downloads_dir(create=False),
+        "preprocessed": preprocessed_dir(create=False),
         "datasets": datasets_dir(create=False),
         "runs": runs_dir(create=False),
     }
+
+
+# The folders whose content can be made again (re-downloaded, re-built), so ``stargan cache
+# clear`` may empty them; datasets and training runs are not caches.
+CACHES: dict[str, str] = {
+    "preprocessed": "preprocessed training images (rebuilt on the next run that needs them)",
+    "downloads": "downloaded archives and partial downloads (fetched again when needed)",
+    "models": "installed models and eval classifiers (downloaded or trained again when needed)",
+}
+
+
+def disk_size(path: Path) -> int:
+    """Bytes of the file ``path``, or of every file below the folder ``path`` (0 if absent)."""
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for item in path.rglob("*") if path.is_dir() else ():
+        try:
+            if item.is_file() and not item.is_symlink():
+                total += item.stat().st_size
+        except OSError:  # removed while we looked
+            pass
+    return total

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import paths
 from .attributes import DEFAULT_ATTRIBUTES
-from .errors import StarganError
+from .errors import StarganError, UsageError
 
 INSTALL_KINDS = ("dataset", "official", "collection", "file", "bundled")
 
@@ -57,6 +57,7 @@ class Asset:
     attributes: tuple[str, ...] | None = None
     image_size: int | None = None
     prefix: str = ""  # for ``collection``: file-name prefix of the installed models
+    approx_size: str = ""  # a published size for --list when the exact one is not registered
     homepage: str = ""
 
     def __post_init__(self) -> None:
@@ -225,6 +226,6 @@ def get_asset(name: str) -> Asset:
     asset = ASSETS.get(name.strip().lower())
     if asset is not None:
         return asset
-    raise StarganError(
+    raise UsageError(
         f"unknown download {name!r}:{suggest(name, names())} available: {', '.join(names())}"
     )

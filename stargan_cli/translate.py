@@ -39,7 +39,7 @@ from .attributes import (
     HAIR_COLORS, apply_targets, exclusive_block_start, parse_targets, single_domain_targets,
     split_names, target_name,
 )
-from .errors import StarganError
+from .errors import StarganError, UsageError
 from .faces import Box, celeba_box, detect_faces, extract_crop, paste_back
 from .image_files import (  # noqa: F401 - re-exported: they used to live here
     OUTPUT_FORMATS, InputFile, collect_inputs, example_image_path, looks_like_output, output_items, save_image,
@@ -48,6 +48,8 @@ from .images import crop_resize, normalize, open_image, pil_to_uint8, tensor_to_
 
 if TYPE_CHECKING:
     import torch
+
+    from .grid.layout import SheetStyle
     from torch import nn
 
     from .checkpoints import Checkpoint
@@ -85,6 +87,10 @@ class Face:
     outputs: dict[str, Image.Image] = field(default_factory=dict)
 
 
+# Smallest cell side of the ``--all`` strip (NAME.all.png): a 128 px model's squares are enlarged.
+STRIP_CELL = 256
+
+
 @dataclass
 class TranslationResult:
     """What :meth:`Translator.translate_many` yields for one input.
@@ -109,17 +115,19 @@ class TranslationResult:
         """True when the input was translated."""
         return self.error is None
 
-    def strip(self) -> Image.Image:
-        """Input | each target, at model size, one row per face (like the original's test grid)."""
+    def strip(self, style: "SheetStyle | None" = None) -> Image.Image:
+        """Input | each target, one row per face (like the original's test grid), with the
+        columns labelled (and the rows, with several faces). The default ``style`` draws cells
+        of at least :data:`STRIP_CELL` pixels, so that small models stay readable."""
+        from .grid.layout import SheetStyle, render_sheet
+
         if not self.faces:
             raise ValueError("no faces to show")
         side = self.faces[0].crop.size[0]
-        sheet = Image.new("RGB", (side * (1 + len(self.targets)), side * len(self.faces)), "white")
-        for row, face in enumerate(self.faces):
-            sheet.paste(face.crop, (0, row * side))
-            for col, target in enumerate(self.targets, start=1):
-                sheet.paste(face.outputs[target], (col * side, row * side))
-        return sheet
+        style = style or SheetStyle(cell_size=max(side, STRIP_CELL))
+        cells = [[face.crop, *(face.outputs[t] for t in self.targets)] for face in self.faces]
+        rows = [f"face {face.number}" for face in self.faces] if len(self.faces) > 1 else None
+        return render_sheet(cells, style, column_labels=["input", *self.targets], row_labels=rows)
 
 
 def _image_name(item: Any) -> str:
@@ -249,7 +257,7 @@ class Translator:
         exclusive = [a for a in targets if a in self.attributes[split:]]
         if exclusive:
             if len(exclusive) != len(targets) or len(exclusive) != 1 or targets[exclusive[0]] <= 0:
-                raise StarganError(
+                raise UsageError(
                     f"{', '.join(self.attributes[split:])} are exclusive domains of this model: "
                     f"name exactly one to translate to, e.g. --to {self.attributes[split]}"
                 )
@@ -490,16 +498,16 @@ class Translator:
         the left (1-based). ``source``: the input's attributes instead of estimating them.
         """
         if batch_size < 1:
-            raise StarganError("--batch-size must be at least 1")
+            raise UsageError("--batch-size must be at least 1")
         if face is not None and not detect:
-            raise StarganError("--face picks one of the detected faces: it cannot be used with --no-detect")
+            raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
         if all_domains:
             if to:
-                raise StarganError("--all makes one output per attribute: drop --to, or drop --all")
+                raise UsageError("--all makes one output per attribute: drop --to, or drop --all")
             targets = None
         else:
             if not to:
-                raise StarganError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
+                raise UsageError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
             targets = self.parse_targets(to)
         source_label = None if source is None else self.parse_source(source)
         if source_label is None and not self.has_classifier:

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated STARGAN_HOME and tiny models."""
+"""Shared fixtures: an isolated STARGAN_HOME and tiny models, and the session's isolation guard
+(see isolation.py: no test writes to the user's real folders or reaches the network)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import os
 
 import pytest
 
+import isolation
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+isolation.install()  # before any test module imports stargan_cli, torch or platformdirs
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +20,25 @@ def stargan_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("STARGAN_HOME", str(home))
     monkeypatch.setenv("STARGAN_OFFLINE", "1")
     return home
+
+
+@pytest.fixture(autouse=True)
+def isolation_guard():
+    """Fails the test that wrote to a real user folder or reached the network, even where the
+    code under test caught the IsolationError."""
+    before = len(isolation.violations)
+    yield
+    new = isolation.violations[before:]
+    if new:
+        pytest.fail("test isolation broken: " + "; ".join(new), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if anything (also outside a test) broke isolation; drop the fake home."""
+    if isolation.violations:
+        print("\ntest isolation broken:\n  " + "\n  ".join(isolation.violations))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    isolation.remove_fake_home()
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_policy_parsing():
 def test_cli_refuses_an_unknown_augmentation(celeba_root, tmp_path):
     result = CliRunner().invoke(app, ["train", "--data", str(celeba_root), "--out", str(tmp_path / "run"),
                                       *TINY, "--augment", "colour"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.output.startswith("Error: --augment: unknown augmentation 'colour'")
     assert not (tmp_path / "run").exists()
 
@@ -98,7 +98,7 @@ def test_warmup_trains_g_towards_the_identity_before_the_gan(celeba_root, tmp_pa
 def test_warmup_must_leave_iterations_for_the_gan(celeba_root, tmp_path):
     result = CliRunner().invoke(app, ["train", "--data", str(celeba_root), "--out", str(tmp_path / "run"),
                                       *TINY, "--iters", "4", "--warmup-iters", "4"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--warmup-iters must be 0 or more and less than --iters" in result.output
 
 

@@ -507,7 +507,7 @@ def test_from_missing_file_and_conflicting_options(tmp_path):
     result = _cli(["download", OFFICIAL, "--from", str(tmp_path / "nope.zip")])
     assert result.exit_code == 1 and "no such file" in _error_line(result)
     result = _cli(["download", OFFICIAL, "celeba", "--url", "http://127.0.0.1:9/x"])
-    assert result.exit_code == 1 and "exactly one" in _error_line(result)
+    assert result.exit_code == 2 and "exactly one" in _error_line(result)
 
 
 def test_celeba_dataset_from_tar(tmp_path, home):
@@ -531,11 +531,11 @@ def test_celeba_dataset_from_tar(tmp_path, home):
 
 def test_unknown_name_suggests(monkeypatch):
     result = _cli(["download", "stargan-celeba-12"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     line = _error_line(result)
     assert "did you mean stargan-celeba-128" in line and "inception" in line
     result = _cli(["download"])
-    assert result.exit_code == 1 and "--list" in _error_line(result)
+    assert result.exit_code == 2 and "--list" in _error_line(result)
 
 
 def test_plain_file_asset_with_sha256_prefix(tmp_path, server, monkeypatch):

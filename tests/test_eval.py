@@ -497,10 +497,10 @@ def test_eval_with_downloaded_tf_fid_weights(celeba_dir, fake_tf_fid_file, tmp_p
 
 def test_eval_cli_rejects_bad_requests(celeba_dir, tmp_path):
     result = runner.invoke(app, ["eval", "--split", "test"])
-    assert result.exit_code == 1 and "--model" in result.output
+    assert result.exit_code == 2 and "--model" in result.output
     model = tiny_checkpoint(tmp_path / "a.pt", 0)
     result = runner.invoke(app, ["eval", "-m", str(model), "--data", str(celeba_dir), "--dataset", "rafd"])
-    assert result.exit_code == 1 and "celeba" in result.output
+    assert result.exit_code == 2 and "celeba" in result.output
     result = runner.invoke(app, ["eval", "-m", str(model), "--classifier", str(tmp_path / "none.pt")])
     assert result.exit_code == 1 and "does not exist" in result.output
 

@@ -75,11 +75,11 @@ def test_missing_haar_cascade_is_a_clear_error(monkeypatch, portrait):
     """OpenCV 5 wheels have neither cv2.data nor CascadeClassifier."""
     import cv2
 
-    monkeypatch.setattr(faces, "_cascade_cache", {})
-    monkeypatch.delattr(cv2, "data", raising=False)
-    with pytest.raises(StarganError, match=r"opencv-python<5.*--no-detect"):
-        detect_faces(portrait)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # not monkeypatch.undo(): that lifts conftest's settings too
+        patch.setattr(faces, "_cascade_cache", {})
+        patch.delattr(cv2, "data", raising=False)
+        with pytest.raises(StarganError, match=r"opencv-python<5.*--no-detect"):
+            detect_faces(portrait)
     monkeypatch.setattr(faces, "_cascade_cache", {})
     monkeypatch.delattr(cv2, "CascadeClassifier")
     with pytest.raises(StarganError, match="opencv-python<5"):

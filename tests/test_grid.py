@@ -232,10 +232,10 @@ def test_refuses_to_overwrite_and_bad_arguments(models, photos, tmp_path):
     assert result.exit_code == 1 and "--overwrite" in result.output and out.read_bytes() == b"keep"
     _ok([photos[0], "-m", models["a"], "--no-detect", "--source-attrs", "none", "-o", out, "--overwrite"])
     assert Image.open(out).format == "PNG"
-    assert _run(["-m", models["a"], "-o", tmp_path / "x.png"]).exit_code == 1
+    assert _run(["-m", models["a"], "-o", tmp_path / "x.png"]).exit_code == 2
     bad = _run([photos[0], "-m", models["a"], "--no-detect", "--to", "Blond_Hiar", "-o", tmp_path / "y.png"])
-    assert bad.exit_code == 1 and "Blond_Hair" in bad.output
-    assert _run([photos[0], "-m", models["a"], "-o", tmp_path / "z.gif"]).exit_code == 1
+    assert bad.exit_code == 2 and "Blond_Hair" in bad.output
+    assert _run([photos[0], "-m", models["a"], "-o", tmp_path / "z.gif"]).exit_code == 2
     assert not (tmp_path / "y.png").exists()
 
 

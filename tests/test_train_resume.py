@@ -66,11 +66,13 @@ def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
     settings = dict(iters=10, decay_iters=10, n_critic=3, save_every=100, log_every=2, sample_every=100, **extra)
     straight = train(tiny(celeba_root, tmp_path / "straight", **settings))
 
-    _stop_at(monkeypatch, 5)
-    with pytest.raises(TrainingInterrupted) as info:
-        train(tiny(celeba_root, tmp_path / "split", **settings))
+    # Only the stop is undone afterwards: monkeypatch.undo() would also lift conftest's
+    # STARGAN_HOME and STARGAN_OFFLINE, and the preprocessed cache would go to the real folder.
+    with monkeypatch.context() as stop:
+        _stop_at(stop, 5)
+        with pytest.raises(TrainingInterrupted) as info:
+            train(tiny(celeba_root, tmp_path / "split", **settings))
     assert info.value.step == 5
-    monkeypatch.undo()
     # The resumed half uses data-loader worker processes: the batches must not depend on them.
     resumed = train(resume_config(tmp_path / "split", {"num_workers": 2}))
     assert resumed == tmp_path / "split"
@@ -103,7 +105,7 @@ def test_resume_errors_are_clear(celeba_root, tmp_path):
     assert result.exit_code == 1 and "no usable checkpoint" in result.output
     assert len(result.output.strip().splitlines()) == 1
     result = runner.invoke(app, ["train", "--resume", str(run), "--norm", "lookup"])
-    assert result.exit_code == 1 and "--norm cannot change when resuming" in result.output
+    assert result.exit_code == 2 and "--norm cannot change when resuming" in result.output
     with pytest.raises(StarganError, match="--g-lr cannot change"):
         resume_config(run, {"g_lr": 1.0})
 

@@ -14,6 +14,7 @@ from stargan_cli import paths
 from stargan_cli.checkpoints import Checkpoint, save_checkpoint
 from stargan_cli.errors import StarganError
 from stargan_cli.faces import celeba_box, detect_faces, model_square
+from stargan_cli.grid.layout import SheetStyle
 from stargan_cli.images import tensor_to_pil
 from stargan_cli.models import ModelConfig, build_discriminator, build_generator
 from stargan_cli.translate import (
@@ -228,10 +229,13 @@ def test_all_domains_and_the_strip(translator, portrait):
     result = translator.translate_all(portrait)
     assert result.targets == list(ATTRS)
     assert all(result.outputs[t].size == portrait.size for t in ATTRS)
-    strip = result.strip()
+    bare = SheetStyle(cell_size=32, padding=0, labels=False)  # the original's plain strip
+    strip = result.strip(bare)
     assert strip.size == (32 * 6, 32)
     assert np.array_equal(np.asarray(strip)[:, :32], np.asarray(result.faces[0].crop))
     assert np.array_equal(np.asarray(strip)[:, 64:96], np.asarray(result.faces[0].outputs["Blond_Hair"]))
+    labelled = result.strip()  # the default: readable cells, a header per column
+    assert labelled.size[0] > 256 * 6 and labelled.size[1] > 256
     tokens = [t for t, _ in output_items(result, crop_only=True, strip=True)]
     assert tokens == [*ATTRS, "all"]
 
@@ -343,10 +347,10 @@ def test_save_image_is_atomic(tmp_path, monkeypatch):
             fh.write(b"\x89PNG half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(Image.Image, "save", broken_save)
-    with pytest.raises(OSError):
-        save_image(Image.new("RGB", (8, 8)), target)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # not monkeypatch.undo(): that lifts conftest's settings too
+        patch.setattr(Image.Image, "save", broken_save)
+        with pytest.raises(OSError):
+            save_image(Image.new("RGB", (8, 8)), target)
     assert Image.open(target).getpixel((0, 0)) == (1, 2, 3)  # the old file is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # no temp file left
     with pytest.raises(StarganError, match=r"\.png, \.jpg"):

@@ -281,13 +281,13 @@ def test_cli_unreadable_video_and_bad_options(tmp_path, tiny_checkpoint, face_vi
     assert result.exit_code == 1 and "could not be opened as a video" in result.output
 
     result = _cli(["--source", "0", "--all-frames", "--headless"])
-    assert result.exit_code == 1 and "--all-frames needs a video file" in result.output
+    assert result.exit_code == 2 and "--all-frames needs a video file" in result.output
 
     result = _cli(["--source", str(face_video), "--headless", "--output", str(tmp_path / "out.gif")])
     assert result.exit_code == 1 and ".mp4" in result.output
 
     result = _cli(["--source", str(face_video), "--headless", "--model", str(tiny_checkpoint), "--to", "Blnd_Hair"])
-    assert result.exit_code == 1 and "did you mean Blond_Hair" in result.output
+    assert result.exit_code == 2 and "did you mean Blond_Hair" in result.output
 
 
 def test_no_display_is_detected_before_any_window(monkeypatch, face_video):

@@ -2,9 +2,11 @@
 
 Each subcommand lives in its own module with a ``register(app)`` function. A
 :class:`~stargan_cli.errors.StarganError` raised anywhere below becomes one ``Error:`` line and
-exit code 1; a usage mistake (unknown option, bad value) one ``Error:`` line naming ``--help``
-and exit code 2; Ctrl-C exits with 130. Any other exception is a bug: one ``Error:`` line asking
-for a report, exit code 1, and the traceback only with ``--debug`` or ``STARGAN_DEBUG=1``.
+exit code 1 (2 for a :class:`~stargan_cli.errors.UsageError`: a value or a combination of options
+we do not accept); a mistake the option parser finds (unknown option, bad value) one ``Error:``
+line naming ``--help`` and exit code 2; Ctrl-C exits with 130. Any other exception is a bug:
+one ``Error:`` line asking for a report, exit code 1, and the traceback only with ``--debug``
+or ``STARGAN_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except StarganError as err:
-            raise fail(str(err)) from None
+            raise fail(str(err), code=err.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", code=130) from None
         except OSError as err:  # a full disk or a refused write that no write point named
@@ -57,7 +59,19 @@ class _Group(TyperGroup):
                 err.root_path = ctx.command_path  # type: ignore[attr-defined]
             raise
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list with each command's first sentence whole (wrapped), not cut."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # noqa: D102
+        tidy_help(self)
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -65,6 +79,8 @@ class _Group(TyperGroup):
         except _UsageError as err:
             if type(err).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
                 print_error(_usage_message(err, self._command_path(err, args, kwargs)))
+            elif err.format_message().strip():  # plain help is the message; rich help was printed
+                err.show()
             sys.exit(err.exit_code)
         except _ClickException as err:
             print_error(err.format_message())
@@ -101,6 +117,65 @@ def _report_unexpected(err: BaseException) -> None:
     print_error(f"unexpected {what}; {REPORT_HINT}{hint}")
 
 
+# Placeholders for option values in --help, by option name, else by type; flags get none.
+_METAVARS = {
+    "to": "ATTR", "attrs": "ATTRS", "source_attrs": "ATTRS", "model": "MODEL", "device": "DEVICE",
+    "output": "PATH", "out": "DIR", "data": "DIR", "folder_data": "DIR", "resume": "RUN_DIR",
+    "snapshots": "DIR", "from_file": "FILE", "json_file": "FILE", "classifier": "FILE", "url": "URL",
+    "source": "SOURCE", "background": "COLOR", "dataset": "NAME", "split": "[test|train]",
+    "fid": "[auto|inception|standin|off]", "gif_mode": "[back|chain]",
+}
+_TYPE_METAVARS = {int: "N", float: "NUMBER", str: "TEXT", "integer": "N", "integer range": "N",
+                  "float": "NUMBER", "float range": "NUMBER", "text": "TEXT", "path": "PATH"}
+
+
+def _choices_and_kind(param: Any) -> tuple[list[str] | None, Any]:
+    """The choices of ``param`` (or None) and what identifies its value type, across Typer
+    versions (0.2x describes types with ``type_descriptor``, older ones with Click types)."""
+    import enum
+    import pathlib
+    import typing
+
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None:
+        kind = getattr(param, "type", None)
+        choices = getattr(kind, "choices", None)
+        return ([str(getattr(c, "value", c)) for c in choices] if choices else None), getattr(kind, "name", None)
+    annotation = desc.annotation
+    if typing.get_origin(annotation) in (list, tuple) and typing.get_args(annotation):
+        annotation = typing.get_args(annotation)[0]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [str(member.value) for member in annotation], None
+    if getattr(desc, "is_choice", False) and desc.choices:
+        return [str(getattr(c, "value", c)) for c in desc.choices], None
+    if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
+        return None, "path"
+    return None, annotation
+
+
+def tidy_help(command: Any) -> None:
+    """Make ``command``'s help (and its subcommands') plain text that reads at 80 columns:
+    value placeholders people recognise (``--to ATTR``, ``--iters N``) instead of type names
+    such as ``<list[str]>``, none for flags, and no rich-markup escapes."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "help", None):
+            param.help = param.help.replace("\\[", "[")
+        if getattr(param, "is_flag", False) or getattr(param, "count", False) or param.metavar is not None:
+            continue
+        if param.param_type_name == "argument":
+            param.metavar = param.name.upper()  # the usage line adds "..." where several may follow
+            if hasattr(param, "display_type_rich"):  # Typer 0.2x would print the type after it
+                param.display_type_rich = lambda ctx: None
+            continue
+        choices, kind = _choices_and_kind(param)
+        if choices:
+            param.metavar = "[" + "|".join(choices) + "]"
+        else:
+            param.metavar = _METAVARS.get(param.name) or _TYPE_METAVARS.get(kind, "VALUE")
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
+
+
 def _usage_message(err: Any, fallback: str) -> str:
     """``err``'s message on one line, pointing at the command's --help."""
     message = " ".join(err.format_message().split())
@@ -116,6 +191,7 @@ app = typer.Typer(
     help="StarGAN face attribute translation: download, train, translate, grid, webcam, eval.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: it reflows at any width (tidy_help sets the placeholders)
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -143,9 +219,9 @@ def _main(
 
 
 def _register_all() -> None:
-    from . import download, eval as eval_cmd, grid, info, train, translate, webcam
+    from . import cache, download, eval as eval_cmd, grid, info, train, translate, webcam
 
-    for module in (download, train, translate, grid, webcam, eval_cmd, info):
+    for module in (download, train, translate, grid, webcam, eval_cmd, info, cache):
         module.register(app)
 
 

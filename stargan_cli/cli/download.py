@@ -7,18 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..progress import human_bytes as _human
 from .common import console, err_console
-
-
-def _human(size: int | None) -> str:
-    if size is None:
-        return "unknown"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return ""
 
 
 def _print_list() -> None:
@@ -43,9 +33,14 @@ def _print_list() -> None:
         else:
             state = f"[yellow]partial[/] ({_human(row.partial)})" if row.partial else "no"
             where = f"[dim]{asset.target()}[/]"
-        table.add_row(asset.name, asset.kind, _human(row.size), state, where)
+        if row.installed or row.size is not None:
+            size = _human(row.size)
+        else:
+            size = asset.approx_size or "not published"
+        table.add_row(asset.name, asset.kind, size, state, where)
     console.print(table)
-    console.print("[dim]Install with `stargan download NAME`; sizes of the Dropbox archives are not published.[/]")
+    console.print("[dim]Sizes: on disk when installed, else the download's. Install with "
+                  "`stargan download NAME`.[/]", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -70,25 +65,35 @@ def register(app: typer.Typer) -> None:
         Models are converted on install, so `--model stargan-celeba-128` works in every command.
 
         Offline? Download the file elsewhere and use `--from FILE`; STARGAN_OFFLINE=1 forbids any network access.
+
+        Examples:
+
+          stargan download --list
+
+          stargan download stargan-celeba-128 celeba
+
+          stargan download celeba --from ~/Downloads/celeba.zip
+
+          stargan download --remove stargan-celeba-256
         """
         from .. import download as dl
-        from ..errors import StarganError
+        from ..errors import UsageError
         from ..registry import get_asset
 
         if list_:
             _print_list()
             return
         if not names:
-            raise StarganError(
+            raise UsageError(
                 "name what to download, e.g. `stargan download stargan-celeba-128`; "
                 "`stargan download --list` shows everything"
             )
         assets = [get_asset(n) for n in names]  # every name checked before anything starts
         if (url or from_file) and len(assets) > 1:
-            raise StarganError("--url and --from apply to one asset: name exactly one")
+            raise UsageError("--url and --from apply to one asset: name exactly one")
         if remove:
             if url or from_file or force:
-                raise StarganError("--remove cannot be combined with --url, --from or --force")
+                raise UsageError("--remove cannot be combined with --url, --from or --force")
             for asset in assets:
                 removed = dl.remove(asset.name)
                 if removed:

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import StarganError
+from ..errors import UsageError
 from .common import DeviceOption, console, err_console
 
 HELP = (
@@ -83,28 +83,46 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
 
         from ..checkpoints import load_checkpoint
+        from ..data.celeba import find_attribute_file
         from ..devices import select_device
+        from ..evaluation.classifier import installed_classifiers
+        from ..evaluation.fid import FID_MODES
         from ..evaluation import EvalSettings, choose_extractor, evaluate_models, find_classifier, load_classifier
         from ..evaluation.report import RichProgress, accuracy_table, check_json_path, print_report, write_json
         from ..evaluation.runner import celeba_block, train_celeba_classifier
-        from ..model_store import display_names, resolve_model
+        from ..model_store import display_names, needs_download, resolve_model
 
         specs = list(model or [])
         if not specs and not train:
-            raise StarganError("nothing to do: pass --model NAME|PATH to evaluate, or --train-classifier")
+            raise UsageError("nothing to do: pass --model NAME|PATH to evaluate, or --train-classifier")
         if json_file is not None and not specs:
-            raise StarganError("--json saves evaluation results: pass --model NAME|PATH too")
+            raise UsageError("--json saves evaluation results: pass --model NAME|PATH too")
         settings = EvalSettings(data=data, dataset=dataset, split=split, n=n, n_real=n_real, seed=seed,
                                 batch_size=batch_size or 32)
+        # Every check that needs no download comes before any download and any long work.
         if json_file is not None:
-            check_json_path(json_file)  # before minutes of work, not after
+            check_json_path(json_file)
+        if fid.strip().lower() not in FID_MODES:
+            raise UsageError(f"unknown --fid {fid!r}: choose from {', '.join(FID_MODES)}")
         dev = select_device(device)
-        paths = [resolve_model(spec) for spec in specs]
-        configs = [load_checkpoint(p).config for p in paths]
-        for config in configs:
-            celeba_block(config)  # a model eval cannot judge fails now, not after the classifier
-        sizes = [config.image_size for config in configs]
-        quiet = not err_console.is_terminal
+        later = [spec for spec in specs if needs_download(spec)]
+        paths, configs = {}, {}
+
+        def load(spec: str) -> None:
+            paths[spec] = resolve_model(spec)
+            configs[spec] = load_checkpoint(paths[spec]).config
+            celeba_block(configs[spec])  # a model eval cannot judge fails now, not after the work
+
+        for spec in specs:
+            if spec not in later:
+                load(spec)
+        if not train and (classifier is not None or not installed_classifiers()):
+            find_classifier(0, classifier)  # raises: the file is missing, or none is installed
+        find_attribute_file(data)
+        for spec in later:
+            load(spec)
+        sizes = [configs[spec].image_size for spec in specs]
+        quiet = False  # on a terminal bars, else plain lines every STARGAN_PROGRESS_SECONDS
         notes: list[str] = []  # printed with the results, not above an unrelated error
 
         with RichProgress(quiet=quiet, console=err_console) as progress:
@@ -123,7 +141,7 @@ def register(app: typer.Typer) -> None:
                 judge = load_classifier(find_classifier(sizes[0], classifier), dev)
             extractor = choose_extractor(fid, dev, warn=notes.append)
             report = evaluate_models(
-                list(zip(display_names(specs), paths)), judge, settings,
+                list(zip(display_names(specs), [paths[spec] for spec in specs])), judge, settings,
                 extractor=extractor, device=dev, progress=progress, quiet=quiet,
             )
         for note in notes:

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import StarganError
+from ..errors import StarganError, UsageError
 from .common import DeviceOption, console, err_console
 
 HELP = """Compare models on the same faces: one sheet, or an animation per input with --gif.
@@ -111,22 +111,23 @@ def register(app: typer.Typer) -> None:
         device: DeviceOption = None,
     ) -> None:
         from rich.markup import escape
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
         from .. import grid as lib
+        from ..progress import make_progress
 
         if dataset is None and not inputs:
-            raise StarganError("no input given: name image files or folders, or use --dataset celeba")
+            raise UsageError("no input given: name image files or folders, or use --dataset celeba")
         if dataset is not None and inputs:
-            raise StarganError("give image files or --dataset, not both")
+            raise UsageError("give image files or --dataset, not both")
         if dataset is None and data is not None:
-            raise StarganError("--data names the dataset folder: use it with --dataset celeba")
+            raise UsageError("--data names the dataset folder: use it with --dataset celeba")
         if no_detect and face is not None:
-            raise StarganError("--face picks one of the detected faces: it cannot be used with --no-detect")
+            raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
         if dataset is not None and (no_detect or face is not None or source_attrs is not None):
-            raise StarganError("dataset images are aligned crops with known attributes: drop --no-detect/--face/--source-attrs")
+            raise UsageError("dataset images are aligned crops with known attributes: drop --no-detect/--face/--source-attrs")
         if gif_mode not in lib.ANIMATION_MODES:
-            raise StarganError(f"--gif-mode must be one of {', '.join(lib.ANIMATION_MODES)}, not {gif_mode!r}")
+            raise UsageError(f"--gif-mode must be one of {', '.join(lib.ANIMATION_MODES)}, not {gif_mode!r}")
         style_args = dict(padding=padding, background=lib.parse_color(background), labels=labels, font_size=font_size)
         if output is None:
             output = Path("grid.gif" if gif else "grid.png")
@@ -145,6 +146,13 @@ def register(app: typer.Typer) -> None:
             if not found:
                 raise StarganError("no image to put on the sheet")
             files = [f.path for f in found]
+
+        if to:  # the names, before any model is loaded, when the registry knows the models' attributes
+            from ..model_store import known_attributes
+
+            known = [known_attributes(spec) for spec in (model or [None])]
+            if all(attrs is not None for attrs in known):
+                lib.parse_columns(to, known)
 
         models = lib.load_models(model or [], device)
         for m in models:
@@ -171,9 +179,9 @@ def register(app: typer.Typer) -> None:
         if not grid_inputs:
             raise StarganError("none of the inputs gave a face to show")
 
-        progress = Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err_console, transient=True,
+        progress = make_progress(
+            err_console, TextColumn("[progress.description]{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
         )
         if gif:
             plan = lib.animation_paths(output, grid_inputs, models)

@@ -7,21 +7,13 @@ import typer
 from .common import console
 
 
-def _size(path) -> str:
-    total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if total < 1024 or unit == "GiB":
-            return f"{total:.0f} {unit}" if unit == "B" else f"{total:.1f} {unit}"
-        total /= 1024
-    return ""
-
-
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
 
     @app.command("info")
     def info_cmd() -> None:
-        """Show the version, torch/CUDA/MPS status, the device that would be picked and the folders."""
+        """Show the version, torch/CUDA/MPS status, the device that would be picked, and every
+        folder and cache with its size."""
         import platform
 
         import torch
@@ -29,7 +21,10 @@ def register(app: typer.Typer) -> None:
 
         from .. import __version__
         from ..devices import best_device_name
-        from ..paths import all_dirs
+        from rich.markup import escape
+
+        from ..paths import CACHES, all_dirs, disk_size
+        from ..progress import human_bytes
 
         table = Table(show_header=False, box=None)
         table.add_row("stargan", __version__)
@@ -47,12 +42,16 @@ def register(app: typer.Typer) -> None:
         for role, path in all_dirs().items():
             if path.exists():
                 entries = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
-                what = f"{len(entries)} item(s), {_size(path)}" + (f": {', '.join(entries[:8])}" if entries else "")
+                what = f"{len(entries)} item(s), {human_bytes(disk_size(path))}"
+                what += f": {escape(', '.join(entries[:8]))}" if entries else ""
             else:
                 what = "empty"
-            table.add_row(f"{role} folder", f"{path}  [dim]({what})[/]")
+            kind = "cache" if role in CACHES else "folder"
+            table.add_row(f"{role} {kind}", f"{escape(str(path))}  [dim]({what})[/]")
         from ..model_store import installed_models
 
         models = installed_models()
         table.add_row("models", ", ".join(name for name, _ in models) if models else "none installed (stargan download --list)")
         console.print(table)
+        console.print("[dim]Clear a cache with `stargan cache clear preprocessed` (or downloads, models); "
+                      "`stargan cache list` shows what each holds.[/]", highlight=False)

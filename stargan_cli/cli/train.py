@@ -17,6 +17,16 @@ By default it trains on the CelebA folder that `stargan download celeba` fills, 
 Several GPUs: start it with torchrun, e.g. `torchrun --nproc_per_node 4 -m stargan_cli train ...`; --batch-size is then per process.
 
 Ctrl-C saves a checkpoint and exits (code 130). `--resume RUN_DIR` continues exactly where the last checkpoint stopped; a resumed run may change --iters, --device, --num-workers, the data paths and the reporting flags, nothing else.
+
+Examples:
+
+  stargan train
+
+  stargan train --attrs Blond_Hair,Male --image-size 64 --iters 50000
+
+  stargan train --dataset folder --data faces/
+
+  stargan train --resume RUN_DIR
 """
 
 
@@ -162,19 +172,19 @@ def run(values: dict[str, Any], explicit: set[str]) -> None:
     import warnings
 
     from ..data import DataWarning
-    from ..errors import StarganError
+    from ..errors import UsageError
     from ..training import TrainConfig, TrainingInterrupted, resume_config, train
 
     fields = to_config_fields(values)
     if values.get("resume") is not None:
         if "out" in explicit:
-            raise StarganError("--out and --resume do not go together: a resumed run stays in its folder")
+            raise UsageError("--out and --resume do not go together: a resumed run stays in its folder")
         renamed = {"no_tensorboard": "tensorboard", "no_cache": "use_cache", "compile_": "compile"}
         given = {renamed.get(n, n) for n in explicit}
         config = resume_config(values["resume"], {k: fields[k] for k in given if k in fields})
     else:
         if fields["dataset"] == "folder" and "attrs" in explicit:
-            raise StarganError("--attrs picks CelebA attributes; a folder dataset's domains are its subfolders")
+            raise UsageError("--attrs picks CelebA attributes; a folder dataset's domains are its subfolders")
         config = TrainConfig(**fields)
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from ..errors import StarganError
+from ..errors import StarganError, UsageError
 from .common import DeviceOption, console, err_console, print_error
 
 if TYPE_CHECKING:
@@ -56,11 +56,21 @@ def _output_is_file(output: Path | None) -> bool:
     if output.suffix.lower() in OUTPUT_FORMATS:
         return True
     if output.suffix:
-        raise StarganError(
+        raise UsageError(
             f"-o {output}: {output.suffix} is not an image format we write: name a .png, .jpg, "
             ".webp or .bmp file, or a folder"
         )
     return False
+
+
+def _output_path(item: "InputFile", token: str, output: Path | None, as_file: bool, default_dir: Path,
+                 single: bool) -> Path:
+    """Where the output named ``token`` of ``item`` goes (``single``: its only output)."""
+    if as_file:
+        assert output is not None
+        return output if single else output.with_name(f"{output.stem}.{token}{output.suffix}")
+    folder = default_dir if output is None else output / item.relative_parent
+    return folder / f"{item.path.stem}.{token}.png"
 
 
 def _plan(
@@ -70,14 +80,23 @@ def _plan(
     from ..image_files import output_items
 
     items = output_items(result, crop_only=crop_only, strip=strip)
-    if as_file:
-        assert output is not None
-        if len(items) == 1:
-            return [(output, items[0][1])]
-        return [(output.with_name(f"{output.stem}.{token}{output.suffix}"), img) for token, img in items]
-    folder = default_dir if output is None else output / item.relative_parent
-    stem = item.path.stem
-    return [(folder / f"{stem}.{token}.png", img) for token, img in items]
+    return [(_output_path(item, token, output, as_file, default_dir, len(items) == 1), img) for token, img in items]
+
+
+def _existing_outputs(
+    files: list["InputFile"], tokens: list[str], output: Path | None, as_file: bool, example: Path | None,
+    single: bool,
+) -> dict[Path, Path]:
+    """Input -> an output that already exists, for the outputs known before translating."""
+    found = {}
+    for item in files:
+        default_dir = Path(".") if item.path == example else item.path.parent
+        for token in tokens:
+            path = _output_path(item, token, output, as_file, default_dir, single)
+            if path.exists():
+                found[item.path] = path
+                break
+    return found
 
 
 def _write(plan: list[tuple[Path, object]], source: Path, overwrite: bool, written: dict[Path, Path]) -> str | None:
@@ -159,23 +178,26 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[int, typer.Option("--batch-size", help="Faces per batch on the device.", min=1)] = 16,
         device: DeviceOption = None,
     ) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-        from ..attributes import CELEBA_ATTRIBUTES
+        from ..attributes import CELEBA_ATTRIBUTES, target_name
         from ..image_files import InputFile, collect_inputs, example_image_path, looks_like_output
+        from ..model_store import check_targets_early
+        from ..progress import make_progress
         from ..translate import Translator
 
         if all_domains and to:
-            raise StarganError("--all makes one output per attribute: drop --to, or drop --all")
+            raise UsageError("--all makes one output per attribute: drop --to, or drop --all")
         if not all_domains and not to:
-            raise StarganError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
+            raise UsageError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
         if no_detect and crop_only:
-            raise StarganError("--crop-only needs face detection; with --no-detect the output is already the model-size crop")
+            raise UsageError("--crop-only needs face detection; with --no-detect the output is already the model-size crop")
         if no_detect and face is not None:
-            raise StarganError("--face picks one of the detected faces: it cannot be used with --no-detect")
+            raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
         if not inputs and not example:
-            raise StarganError("no input given: name image files, folders or globs (or try --example)")
+            raise UsageError("no input given: name image files, folders or globs (or try --example)")
 
+        early = check_targets_early(to, model)  # attribute names before any model is loaded
         files, failures = collect_inputs(inputs or [], recursive=recursive, skip_names=CELEBA_ATTRIBUTES)
         example_path = example_image_path() if example else None
         if example_path is not None and all(f.path.resolve() != example_path.resolve() for f in files):
@@ -186,9 +208,20 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         as_file = _output_is_file(output)
         if as_file and len(files) > 1:
-            raise StarganError(
+            raise UsageError(
                 f"-o {output} names one file, but {len(files)} images were given: pass a folder (-o {output.with_suffix('')}/)"
             )
+
+        # Outputs known before translating that exist already: reported without loading the model.
+        tokens = ["all"] if all_domains else ([target_name(early)] if early and not crop_only else [])
+        if tokens and not overwrite:
+            clashes = _existing_outputs(files, tokens, output, as_file, example_path, single=not all_domains)
+            for path in clashes.values():
+                print_error(f"{path} exists: pass --overwrite to replace it")
+            failures.extend(str(path) for path in clashes.values())
+            files = [f for f in files if f.path not in clashes]
+            if not files:
+                raise typer.Exit(1)
 
         translator = Translator.from_pretrained(model, device=device)
         # Now the model's own names are known, skip earlier outputs named after them too.
@@ -214,9 +247,9 @@ def register(app: typer.Typer) -> None:
         written: dict[Path, Path] = {}
         done = 0
         failed = len(failures)
-        progress = Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err_console, transient=True, disable=not err_console.is_terminal,
+        progress = make_progress(
+            err_console, TextColumn("[progress.description]{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeElapsedColumn(), unit="images", lines=len(files) > 1, transient=True,
         )
         with progress:
             task = progress.add_task("Translating", total=len(files))

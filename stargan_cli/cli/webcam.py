@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 
@@ -97,8 +98,15 @@ def register(app: typer.Typer) -> None:
 
         Shows the input and the result side by side. Keys: 1-9 pick a target, left/right cycle
         targets, space saves a snapshot, p toggles paste-back, q or Esc quits.
+
+        Examples:
+
+          stargan webcam --to Blond_Hair --to Male=0
+
+          stargan webcam --source clip.mp4 --headless --output translated.mp4
         """
-        from ..errors import StarganError
+        from ..errors import StarganError, UsageError
+        from ..model_store import check_targets_early
         from ..translate import Translator
         from ..webcam import (
             KEY_HELP, HeadlessDisplay, ModelEngine, WebcamOptions, WindowDisplay, check_video_path,
@@ -110,9 +118,11 @@ def register(app: typer.Typer) -> None:
             problem = display_problem()
             if problem is not None:
                 raise StarganError(problem)
+        for target in to or []:  # attribute names, before any model is loaded
+            check_targets_early([target], model)
         spec = parse_source(source)
         if realtime is False and spec.live:
-            raise StarganError(
+            raise UsageError(
                 f"--all-frames needs a video file: {spec.describe()} is live and its frames cannot wait"
             )
         if realtime is None:
@@ -145,10 +155,11 @@ def register(app: typer.Typer) -> None:
                 detect_every=detect_every, paste_back=paste, max_frames=max_frames, output=output,
                 snapshots=snapshots,
             )
-            stats = run_webcam(
-                frames, engine, options, display=display,
-                log=lambda message: err_console.print(message, highlight=False),
-            )
+            with _file_progress(frames, max_frames) as advance:
+                stats = run_webcam(
+                    frames, engine, options, display=display, on_frame=advance,
+                    log=lambda message: err_console.print(message, highlight=False),
+                )
         finally:
             frames.close()
         summary = stats.summary()
@@ -158,3 +169,26 @@ def register(app: typer.Typer) -> None:
         if stats.snapshots:
             saved = len(stats.snapshots) // 2
             console.print(f"Saved {saved} snapshot(s) in {stats.snapshots[0].parent}", highlight=False)
+
+
+@contextmanager
+def _file_progress(frames, max_frames: int | None) -> Iterator[Callable[..., None] | None]:
+    """For a video file, a bar (or plain lines in a log) of the frames processed; the
+    ``on_frame`` callback that moves it. Nothing for a live source, which has no end."""
+    if frames.spec.live:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from ..progress import make_progress
+
+    total = frames.length
+    if max_frames is not None:
+        total = max_frames if total is None else min(total, max_frames)
+    progress = make_progress(
+        err_console, TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), unit="frames", transient=True,
+    )
+    with progress:
+        task = progress.add_task("Translating frames", total=total)
+        yield lambda result: progress.advance(task)

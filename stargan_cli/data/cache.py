@@ -80,7 +80,7 @@ def cache_dir_for(kind: str, image_dir: Path, files: Sequence[str], image_size: 
         sort_keys=True,
     )
     key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
-    return paths.cache_root() / "preprocessed" / f"{kind}-{int(image_size)}px-{key}"
+    return paths.preprocessed_dir(create=False) / f"{kind}-{int(image_size)}px-{key}"
 
 
 def open_cache(directory: Path, files: Sequence[str], image_size: int) -> Cache | None:
@@ -233,14 +233,17 @@ def _progress(quiet: bool):
     if quiet:
         return _NoProgress()
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    return Progress(
+    from ..progress import make_progress
+
+    return make_progress(
+        Console(stderr=True),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        unit="images",
         transient=False,
     )
 

@@ -232,6 +232,23 @@ def _probes(files: Sequence[str], k: int = 16) -> list[str]:
     return [files[i] for i in dict.fromkeys(picks.tolist())]
 
 
+def find_attribute_file(root: Path | str | None) -> Path:
+    """The attribute file of the CelebA folder ``root`` (default: the installed one): the
+    quick check, before slow work, that the data is there. Raises StarganError saying how to
+    get it."""
+    root = default_root() if root is None else Path(root).expanduser()
+    if root.is_file() and root.name.startswith("list_attr_celeba"):
+        return root
+    if not root.exists():
+        raise StarganError(f"CelebA not found: {root} does not exist; {_DOWNLOAD_HINT}")
+    if not root.is_dir():
+        raise StarganError(f"CelebA not found: {root} is not a folder; {_DOWNLOAD_HINT}")
+    attr_file = _find_file(root, [ATTR_FILE, "list_attr_celeba.csv"])
+    if attr_file is None:
+        raise StarganError(f"CelebA not found: no {ATTR_FILE} in {root}; {_DOWNLOAD_HINT}")
+    return attr_file
+
+
 def locate_celeba(root: Path, table: AttributeTable | None = None) -> tuple[CelebaFiles, AttributeTable]:
     """Find the attribute file, image folder and partition file of the CelebA copy in ``root``.
 
@@ -240,13 +257,7 @@ def locate_celeba(root: Path, table: AttributeTable | None = None) -> tuple[Cele
     root = Path(root).expanduser()
     if root.is_file() and root.name.startswith("list_attr_celeba"):
         root = root.parent  # --data pointed at the attribute file itself
-    if not root.exists():
-        raise StarganError(f"CelebA not found: {root} does not exist; {_DOWNLOAD_HINT}")
-    if not root.is_dir():
-        raise StarganError(f"CelebA not found: {root} is not a folder; {_DOWNLOAD_HINT}")
-    attr_file = _find_file(root, [ATTR_FILE, "list_attr_celeba.csv"])
-    if attr_file is None:
-        raise StarganError(f"CelebA not found: no {ATTR_FILE} in {root}; {_DOWNLOAD_HINT}")
+    attr_file = find_attribute_file(root)
     if table is None:
         table = parse_attribute_file(attr_file)
     if not table.files:

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..errors import StarganError
+from ..errors import UsageError
 from .cache import load_or_build
 from .datasets import CachedDataset, ImageFileDataset, Source
 
@@ -16,7 +16,7 @@ from .datasets import CachedDataset, ImageFileDataset, Source
 def check_image_size(image_size: int) -> int:
     """Validate an image size (a positive int)."""
     if not isinstance(image_size, (int, np.integer)) or isinstance(image_size, bool) or image_size < 8:
-        raise StarganError(f"image size must be a whole number of pixels >= 8, not {image_size!r}")
+        raise UsageError(f"image size must be a whole number of pixels >= 8, not {image_size!r}")
     return int(image_size)
 
 

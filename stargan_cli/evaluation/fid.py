@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..errors import StarganError
+from ..errors import StarganError, UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -141,7 +141,7 @@ def choose_extractor(
     """
     mode = mode.strip().lower()
     if mode not in FID_MODES:
-        raise StarganError(f"unknown --fid {mode!r}: choose from {', '.join(FID_MODES)}")
+        raise UsageError(f"unknown --fid {mode!r}: choose from {', '.join(FID_MODES)}")
     if mode == "off":
         return None
     if mode == "standin":

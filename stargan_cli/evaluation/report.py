@@ -189,7 +189,8 @@ def write_json(report: "EvalReport | dict[str, Any]", path: str | os.PathLike) -
 
 
 class RichProgress:
-    """:class:`~stargan_cli.evaluation.runner.Progress` with rich bars on stderr (or nothing when quiet)."""
+    """:class:`~stargan_cli.evaluation.runner.Progress` with rich bars on stderr, plain lines
+    when it is not a terminal (see :mod:`stargan_cli.progress`), or nothing when quiet."""
 
     def __init__(self, quiet: bool = False, console: "Console | None" = None):
         self.quiet = quiet
@@ -200,13 +201,16 @@ class RichProgress:
         if not self.quiet:
             from rich.console import Console
             from rich.progress import (
-                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+                BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
             )
 
-            self._progress = Progress(
+            from ..progress import make_progress
+
+            self._progress = make_progress(
+                self.console or Console(stderr=True),
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=self.console or Console(stderr=True),
+                info="info",
             )
             self._progress.__enter__()
         return self

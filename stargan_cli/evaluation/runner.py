@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 from ..attributes import CELEBA_ATTRIBUTES
-from ..errors import StarganError
+from ..errors import StarganError, UsageError
 from .classifier import (
     AttributeClassifier,
     TrainSettings,
@@ -67,17 +67,17 @@ class EvalSettings:
 
     def __post_init__(self) -> None:
         if self.dataset.lower() not in DATASETS:
-            raise StarganError(
+            raise UsageError(
                 f"eval measures CelebA attributes: --dataset {self.dataset} is not supported (use celeba)"
             )
         if self.split not in SPLITS:
-            raise StarganError(f"unknown --split {self.split!r}: choose test or train")
+            raise UsageError(f"unknown --split {self.split!r}: choose test or train")
         if self.n < 1:
-            raise StarganError("--n must be at least 1")
+            raise UsageError("--n must be at least 1")
         if self.n_real is not None and self.n_real < 2:
-            raise StarganError("--n-real must be at least 2 (FID needs a covariance)")
+            raise UsageError("--n-real must be at least 2 (FID needs a covariance)")
         if self.batch_size < 1:
-            raise StarganError("--batch-size must be at least 1")
+            raise UsageError("--batch-size must be at least 1")
 
 
 @dataclass
@@ -346,7 +346,7 @@ def train_celeba_classifier(
         raise StarganError(f"the CelebA training split has {len(source.train)} image(s): too few to train on")
     if iters is None:
         if epochs is None or epochs <= 0:
-            raise StarganError("--epochs must be above 0 (or give --iters)")
+            raise UsageError("--epochs must be above 0 (or give --iters)")
         iters = iters_for_epochs(epochs, len(source.train), batch_size)
     settings = TrainSettings(iters=iters, batch_size=batch_size, lr=lr, seed=seed)
     step = progress.task(f"Training classifier ({image_size}px)", iters)

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from PIL import Image, ImageDraw
 
-from ..errors import StarganError
+from ..errors import UsageError
 from .columns import INPUT_HEADER, Column
 from .inputs import GridInput
 from .layout import SheetStyle, fit_cell
@@ -39,9 +39,9 @@ def animation_schedule(n_targets: int, frames: int, mode: str = "back") -> list[
     starts there), so a looping GIF never shows a frame twice in a row.
     """
     if frames < 1:
-        raise StarganError("--frames must be at least 1")
+        raise UsageError("--frames must be at least 1")
     if mode not in ANIMATION_MODES:
-        raise StarganError(f"--gif-mode must be one of {', '.join(ANIMATION_MODES)}, not {mode!r}")
+        raise UsageError(f"--gif-mode must be one of {', '.join(ANIMATION_MODES)}, not {mode!r}")
     if n_targets < 1:
         return [FrameStep(-1, -1, 0.0, True)]
     if mode == "back":

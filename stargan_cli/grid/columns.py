@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..attributes import CELEBA_ATTRIBUTES, HAIR_COLORS, resolve_attribute, split_names
-from ..errors import StarganError
+from ..errors import UsageError
 from ..attributes import exclusive_block_start, target_name, target_set
 
 if TYPE_CHECKING:
@@ -80,22 +80,22 @@ def parse_columns(values: Sequence[str], attributes: Sequence[Sequence[str]]) ->
         for part in item.split("+"):
             raw_name, sep, raw_value = part.strip().partition("=")
             if not raw_name.strip():
-                raise StarganError(f"bad target {item!r}: write ATTR, ATTR=0 or ATTR1+ATTR2=0")
+                raise UsageError(f"bad target {item!r}: write ATTR, ATTR=0 or ATTR1+ATTR2=0")
             value = 1.0
             if sep:
                 try:
                     value = float(raw_value)
                 except ValueError:
-                    raise StarganError(f"bad target {part!r}: write ATTR, ATTR=1 or ATTR=0") from None
+                    raise UsageError(f"bad target {part!r}: write ATTR, ATTR=1 or ATTR=0") from None
             name = resolve_attribute(raw_name, pool)
             if name not in known:
-                raise StarganError(f"no model was trained on {name}: they know {', '.join(known)}")
+                raise UsageError(f"no model was trained on {name}: they know {', '.join(known)}")
             items.append((name, value))
         targets = target_set(items)
         header = target_name(targets)
         if any(c.name == header for c in columns):
-            raise StarganError(f"target {header} is listed twice")
+            raise UsageError(f"target {header} is listed twice")
         columns.append(Column(name=header, targets=tuple(targets.items())))
     if not columns:
-        raise StarganError("no target given: use --to ATTR, e.g. --to Blond_Hair")
+        raise UsageError("no target given: use --to ATTR, e.g. --to Blond_Hair")
     return columns

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from PIL import Image
 
-from ..errors import StarganError
+from ..errors import StarganError, UsageError
 from ..fileio import atomic_write
 from .inputs import GridInput
 from .models import GridModel
@@ -29,9 +29,9 @@ def save_animation(
     path = Path(path)
     fmt = ANIMATION_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise StarganError(f"cannot write an animation to {path.name}: use a .gif or .webp name")
+        raise UsageError(f"cannot write an animation to {path.name}: use a .gif or .webp name")
     if frame_ms < 1:
-        raise StarganError("--frame-ms must be at least 1")
+        raise UsageError("--frame-ms must be at least 1")
     images = [f.convert("RGB") for f, _ in frames]
     durations = [frame_ms * (hold if h else 1) for _, h in frames]
     options: dict[str, Any] = {"save_all": True, "append_images": images[1:], "duration": durations, "loop": 0}
@@ -72,7 +72,7 @@ def check_output(path: str | os.PathLike, formats: Mapping[str, str], overwrite:
     """Refuse an unknown extension, or an existing file without ``overwrite``."""
     path = Path(path)
     if path.suffix.lower() not in formats:
-        raise StarganError(f"-o {path}: name a {' or '.join(formats)} file")
+        raise UsageError(f"-o {path}: name a {' or '.join(formats)} file")
     if path.is_dir():
         raise StarganError(f"-o {path} is a folder: name a file")
     blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
@@ -88,7 +88,7 @@ def save_sheet(sheet: Image.Image, path: str | os.PathLike, *, quality: int = 95
     path = Path(path)
     fmt = SHEET_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise StarganError(f"cannot write a sheet to {path.name}: use a .png or .jpg name")
+        raise UsageError(f"cannot write a sheet to {path.name}: use a .png or .jpg name")
     if fmt == "JPEG" and max(sheet.size) > JPEG_MAX_SIDE:
         raise StarganError(
             f"the sheet is {sheet.size[0]}x{sheet.size[1]} pixels, too large for JPEG "

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from PIL import Image
 
 from ..attributes import CELEBA_ATTRIBUTES, resolve_attribute, split_names
-from ..errors import StarganError
+from ..errors import StarganError, UsageError
 from .models import GridModel
 
 if TYPE_CHECKING:
@@ -141,11 +141,11 @@ def dataset_inputs(
     from ..data import load_celeba, sample_batch
 
     if dataset != "celeba":
-        raise StarganError(f"--dataset must be celeba, not {dataset!r}")
+        raise UsageError(f"--dataset must be celeba, not {dataset!r}")
     if split not in ("test", "train"):
-        raise StarganError(f"--split must be test or train, not {split!r}")
+        raise UsageError(f"--split must be test or train, not {split!r}")
     if n < 1:
-        raise StarganError("--n must be at least 1")
+        raise UsageError("--n must be at least 1")
     attrs = list(dict.fromkeys(a for m in models for a in m.translator.attributes if a in CELEBA_ATTRIBUTES))
     if not attrs:
         raise StarganError("--dataset celeba needs models trained on CelebA attributes")

@@ -11,10 +11,14 @@ from typing import Any, Sequence
 
 from PIL import Image, ImageDraw
 
-from ..errors import StarganError
+from ..errors import UsageError
 from .text import (
     MIN_FONT, RGB, ellipsize, fit_lines, line_height, load_font, mark_color, text_color, text_width, wrap_text,
 )
+
+
+# A long title wraps onto at most this many lines (the last one shortened with an ellipsis).
+TITLE_LINES = 4
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,11 @@ class SheetStyle:
 
     def __post_init__(self) -> None:
         if self.cell_size < 8:
-            raise StarganError(f"--cell-size must be at least 8 px, not {self.cell_size}")
+            raise UsageError(f"--cell-size must be at least 8 px, not {self.cell_size}")
         if self.padding < 0:
-            raise StarganError(f"--padding must be 0 or more, not {self.padding}")
+            raise UsageError(f"--padding must be 0 or more, not {self.padding}")
         if self.font_size is not None and self.font_size < MIN_FONT:
-            raise StarganError(f"--font-size must be at least {MIN_FONT}, not {self.font_size}")
+            raise UsageError(f"--font-size must be at least {MIN_FONT}, not {self.font_size}")
 
     @property
     def text_size(self) -> int:
@@ -68,6 +72,7 @@ class SheetLayout:
     row_font: Any = None
     row_lines: list[list[str]] = field(default_factory=list)
     title: str | None = None
+    title_lines: list[str] = field(default_factory=list)  # the title wrapped to the sheet's width
 
     @property
     def group_gap(self) -> int:
@@ -138,7 +143,11 @@ def plan_layout(
     if title:
         font = load_font(size)
         layout.title = title
-        layout.title_height = line_height(font) + pad
+        lines = wrap_text(title, font, max(1, layout.width - 2 * pad))
+        if len(lines) > TITLE_LINES:
+            lines = [*lines[: TITLE_LINES - 1], ellipsize(" ".join(lines[TITLE_LINES - 1 :]), font, layout.width - 2 * pad)]
+        layout.title_lines = lines
+        layout.title_height = len(lines) * line_height(font) + pad
         layout.top += layout.title_height + (0 if column_labels else pad)
     return layout
 
@@ -201,8 +210,8 @@ def _draw_labels(draw: ImageDraw.ImageDraw, layout: SheetLayout) -> None:
     fg, pad, s = text_color(style.background), style.text_pad, style.cell_size
     if layout.title:
         font = load_font(style.text_size)
-        text = ellipsize(layout.title, font, max(1, layout.width - 2 * pad))
-        draw.text((pad, pad), text, fill=fg, font=font)
+        for i, line in enumerate(layout.title_lines):
+            draw.text((pad, pad + i * line_height(font)), line, fill=fg, font=font)
     for c, (font, lines) in enumerate(zip(layout.header_fonts, layout.headers)):
         x0, y0 = layout.cell_origin(0, c)
         lh = line_height(font)

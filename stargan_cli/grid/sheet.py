@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 from PIL import Image
 
-from ..errors import StarganError
+from ..errors import StarganError, UsageError
 from .columns import INPUT_HEADER, Column, default_columns
 from .inputs import GridInput
 from .layout import SheetStyle, render_sheet
@@ -44,7 +44,7 @@ def translate_cells(
     """Run every model on every input for every column it supports, in batches of
     ``batch_size`` on the models' devices. Rows: input 1/model 1, input 1/model 2, ..."""
     if batch_size < 1:
-        raise StarganError("--batch-size must be at least 1")
+        raise UsageError("--batch-size must be at least 1")
     if not inputs:
         raise StarganError("no input to put on the sheet")
     total = count_jobs(models, inputs, columns)

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from PIL import ImageColor, ImageFont
 
-from ..errors import StarganError
+from ..errors import UsageError
 
 RGB = tuple[int, int, int]
 MIN_FONT = 8
@@ -19,7 +19,7 @@ def parse_color(text: str | Sequence[int]) -> RGB:
     if not isinstance(text, str):
         values = tuple(int(v) for v in text)
         if len(values) != 3 or not all(0 <= v <= 255 for v in values):
-            raise StarganError(f"bad colour {text!r}: give three values 0-255")
+            raise UsageError(f"bad colour {text!r}: give three values 0-255")
         return values  # type: ignore[return-value]
     value = text.strip()
     if re.fullmatch(r"\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}", value):
@@ -27,7 +27,7 @@ def parse_color(text: str | Sequence[int]) -> RGB:
     try:
         rgb = ImageColor.getrgb(value)
     except ValueError:
-        raise StarganError(
+        raise UsageError(
             f"unknown colour {text!r}: use a name (white, black, gray), #rrggbb or R,G,B"
         ) from None
     return tuple(rgb[:3])  # type: ignore[return-value]

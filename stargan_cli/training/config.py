@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
-from ..errors import StarganError
+from ..errors import StarganError, UsageError
 from .augment import parse_policy
 from .losses import ADVERSARIAL_LOSSES
 from .schedule import SCHEDULES
@@ -98,7 +98,7 @@ class TrainConfig:
         """Check every setting; raise StarganError naming the flag to fix. Returns self."""
         def need(ok: bool, message: str) -> None:
             if not ok:
-                raise StarganError(message)
+                raise UsageError(message)
 
         need(self.dataset in DATASETS, f"--dataset must be one of {', '.join(DATASETS)}, not {self.dataset!r}")
         need(self.norm in NORMS, f"--norm must be concat or lookup, not {self.norm!r}")
@@ -123,7 +123,7 @@ class TrainConfig:
         try:
             self.augment = ",".join(parse_policy(self.augment))
         except ValueError as err:
-            raise StarganError(f"--augment: {err}") from None
+            raise UsageError(f"--augment: {err}") from None
         need(self.image_size % 4 == 0, f"--image-size must be a multiple of 4 (the generator halves it twice), not {self.image_size}")
         need(self.image_size % 2**self.d_repeat == 0,
              f"--image-size {self.image_size} must be divisible by 2**--d-repeat = {2**self.d_repeat}: "
@@ -189,7 +189,7 @@ def resume_config(run_dir: str | Path, overrides: dict[str, Any] | None = None) 
                 value = tuple(value)
             if value != current:
                 flag = "--" + key.replace("_", "-")
-                raise StarganError(
+                raise UsageError(
                     f"{flag} cannot change when resuming (the run uses {current!r}); "
                     "start a new run instead"
                 )

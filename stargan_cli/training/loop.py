@@ -527,7 +527,7 @@ class Trainer:
         nets = self.nets
         self._reset_meters()
         self._started = time.perf_counter()
-        report = ConsoleReport(self.console, cfg.iters, self.step, cfg.quiet) if (
+        report = ConsoleReport(self.console, cfg.iters, self.step, cfg.quiet, cpu=self.device.type == "cpu") if (
             self.dist.is_main and self.console is not None) else None
         self._report = report
         lrs = None

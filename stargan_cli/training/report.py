@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -11,10 +12,21 @@ from typing import Any
 
 from ..checkpoints import atomic_write
 from ..fileio import storage_error, writing
+from ..progress import SECONDS_ENV, format_duration, line_seconds
 
 METRICS_NAME = "metrics.jsonl"
-# --quiet prints a plain line at a log step at most this often (plus the first and last).
+# Plain lines (--quiet, or output that is not a terminal) come at a log step at most this
+# often, plus the first and the last; STARGAN_PROGRESS_SECONDS overrides it.
 QUIET_LINE_SECONDS = 10.0
+# A CPU run whose first ETA is longer than this gets one note on how to make it practical.
+SLOW_CPU_RUN_HOURS = 24.0
+SLOW_CPU_NOTE = (
+    "Note: at this speed the run needs about {hours:,.0f} hours on the CPU. A CUDA GPU makes "
+    "the paper's settings practical. On a CPU, train a smaller model instead, e.g. "
+    "`--image-size 64 --g-conv-dim 32 --d-conv-dim 32 --iters 20000`: about 13x faster per "
+    "iteration than 128 px with 64 channels (2 it/s against 0.16 it/s on 2 cores, "
+    "benchmarks/RESULTS.md), so a few hours."
+)
 
 
 class MetricsLog:
@@ -120,14 +132,6 @@ def open_tensorboard(log_dir: Path, purge_step: int | None) -> TensorBoardLog | 
         return TensorBoardLog(SummaryWriter(str(log_dir), purge_step=purge_step), log_dir)
 
 
-def format_duration(seconds: float) -> str:
-    """``H:MM:SS`` (or ``-:--:--`` when unknown)."""
-    if not math.isfinite(seconds) or seconds < 0:
-        return "-:--:--"
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
 def loss_summary(metrics: dict[str, Any]) -> str:
     """The main losses in a few words, e.g. ``D 1.23 (cls 0.41) G 4.56 (rec 0.12 cls 0.80)``."""
     parts = []
@@ -138,30 +142,50 @@ def loss_summary(metrics: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-class ConsoleReport:
-    """A rich progress bar (iteration, images/s, ETA, losses), or plain lines with ``quiet``."""
+def _two_line_progress(console: Any, total: int, start: int) -> tuple[Any, Any]:
+    """A rich Progress with the bar, step, speed and ETA on one line and the losses on the
+    next, so that both fit 80 columns; and its task."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.text import Text
 
-    def __init__(self, console: Any, total: int, start: int, quiet: bool):
+    class TwoLines(Progress):
+        def get_renderables(self):  # noqa: ANN202 - rich's hook
+            yield self.make_tasks_table(self.tasks)
+            for task in self.tasks:
+                if task.fields.get("losses"):
+                    yield Text("  " + task.fields["losses"], no_wrap=True, overflow="ellipsis")
+
+    progress = TwoLines(
+        TextColumn("[bold]training"),
+        BarColumn(bar_width=None),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[speed]}"),
+        TextColumn("ETA {task.fields[eta]}"),
+        console=console,
+        transient=False,
+        expand=True,
+    )
+    task = progress.add_task("train", total=total, completed=start, speed="", eta="-:--:--", losses="")
+    return progress, task
+
+
+class ConsoleReport:
+    """A rich progress bar (iteration, images/s, ETA; the losses below), or plain lines with
+    ``quiet`` or when the console is not a terminal (a log file). ``cpu``: training runs on the
+    CPU, where a run of days gets a note on what would make it practical."""
+
+    def __init__(self, console: Any, total: int, start: int, quiet: bool, cpu: bool = False):
         self.console = console
         self.total = total
-        self.quiet = quiet
+        self.quiet = quiet or not getattr(console, "is_terminal", True)
+        self.cpu = cpu
+        self.interval = line_seconds() if os.environ.get(SECONDS_ENV) else QUIET_LINE_SECONDS
         self._last_line = -math.inf
+        self._noted = False
         self._progress = None
         self._task = None
-        if not quiet:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._progress = Progress(
-                TextColumn("[bold]training"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[speed]}"),
-                TextColumn("ETA {task.fields[eta]}"),
-                TextColumn("{task.fields[losses]}"),
-                console=console,
-                transient=False,
-            )
-            self._task = self._progress.add_task("train", total=total, completed=start, speed="", eta="-:--:--", losses="")
+        if not self.quiet:
+            self._progress, self._task = _two_line_progress(console, total, start)
 
     def __enter__(self) -> "ConsoleReport":
         if self._progress is not None:
@@ -181,11 +205,15 @@ class ConsoleReport:
         """New averaged losses and speed at a log step."""
         speed = f"{metrics.get('images_per_s', 0.0):.1f} img/s"
         losses = loss_summary(metrics)
+        if self.cpu and not self._noted:
+            self._noted = True
+            if eta_s > SLOW_CPU_RUN_HOURS * 3600:
+                self.print(SLOW_CPU_NOTE.format(hours=eta_s / 3600))
         if self._progress is not None:
             self._progress.update(self._task, completed=step, speed=speed, eta=format_duration(eta_s), losses=losses)
             return
         now = time.monotonic()
-        if now - self._last_line >= QUIET_LINE_SECONDS or step >= self.total:
+        if now - self._last_line >= self.interval or step >= self.total:
             self._last_line = now
             lr = metrics.get("g_lr", 0.0)
             self.print(

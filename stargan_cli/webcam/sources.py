@@ -186,6 +186,16 @@ class FrameSource:
         return self._buffer.produced if self._buffer is not None else self._frames_read
 
     @property
+    def length(self) -> int | None:
+        """Frames in a video file by its header (None for a live source or when unknown)."""
+        import cv2
+
+        if self.spec.live:
+            return None
+        count = self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0
+        return int(count) if 0 < count < 1e9 else None
+
+    @property
     def dropped(self) -> int:
         """Frames replaced by a newer one before the loop could take them."""
         return self._buffer.dropped if self._buffer is not None else 0
