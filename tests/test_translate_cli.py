@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from stargan_cli import paths
 from stargan_cli.checkpoints import Checkpoint, save_checkpoint
 from stargan_cli.cli import app
-from stargan_cli.faces import celeba_box, detect_faces, model_square
 from stargan_cli.models import build_discriminator, build_generator
 from stargan_cli.translate import Translator, example_image_path
 
@@ -110,8 +109,8 @@ def test_no_detect_writes_the_model_square_of_the_original_pipeline(tmp_path, ck
 def test_paste_back_leaves_the_background_alone(photo, ckpt):
     assert run(photo, "--to", "Black_Hair", "-m", ckpt).exit_code == 0
     before, after = pixels(photo), pixels(photo.parent / "me.Black_Hair.png")
-    box = celeba_box(detect_faces(Image.open(photo))[0], (256, 256))
-    left, top, right, bottom = model_square(box)
+    frame = Translator(ckpt, device="cpu").prepare(photo).faces[0].frame
+    left, top, right, bottom = frame.square_box().ltrb()
     assert np.array_equal(before[bottom:], after[bottom:]) and np.array_equal(before[:, right:], after[:, right:])
     assert not np.array_equal(before[top:bottom, left:right], after[top:bottom, left:right])
 
