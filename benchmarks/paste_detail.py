@@ -15,6 +15,11 @@ translate`` does, then:
 
     python benchmarks/paste_detail.py --model runs/final.pt --limit 100
     python benchmarks/paste_detail.py --random --limit 5   # mechanics only: an untrained model
+    python benchmarks/paste_detail.py --perfect --limit 100 # a model that returns its input
+
+``--perfect`` stands for an ideal model on the identity translation (it gives back exactly
+the square it was given): what is left is what each paste mode itself loses. It has no hair
+translation, so those columns are empty.
 
 Run it from the repository root, under ``nice`` on a shared machine.
 """
@@ -70,19 +75,20 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", help="checkpoint file or model name")
     parser.add_argument("--random", action="store_true", help="an untrained model (mechanics only)")
+    parser.add_argument("--perfect", action="store_true", help="a model that returns its input (identity only)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N held-out images")
     parser.add_argument("--sizes", default="512,1024")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if not args.random and not args.model:
-        parser.error("give --model CHECKPOINT (or --random for the mechanics)")
+    if not args.random and not args.perfect and not args.model:
+        parser.error("give --model CHECKPOINT (or --random / --perfect)")
 
     from PIL import Image
 
     from stargan_cli.align import PASTE_MODES, paste_square
     from stargan_cli.translate import Translator
 
-    translator = random_translator() if args.random else Translator(args.model, device="cpu")
+    translator = random_translator() if args.random or args.perfect else Translator(args.model, device="cpu")
     labels = attributes(args.data)
     rng = np.random.default_rng(args.seed)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -101,10 +107,13 @@ def main() -> None:
                 continue
             found[size] += 1
             face = prepared.faces[0]
-            same, other = translator.generate_squares(
-                [face.crop, face.crop],
-                [translator.target_label(source, {}), translator.target_label(source, {hair: 1.0})],
-            )
+            if args.perfect:
+                same, other = face.crop, None
+            else:
+                same, other = translator.generate_squares(
+                    [face.crop, face.crop],
+                    [translator.target_label(source, {}), translator.target_label(source, {hair: 1.0})],
+                )
             rows, cols = footprint(face.frame, canvas.shape)
             outside = ~head_mask(face.frame, canvas.shape)
             for mode in PASTE_MODES:
@@ -114,6 +123,8 @@ def main() -> None:
                 s["sec"] += time.perf_counter() - t
                 s["psnr"].append(psnr(kept[rows, cols], canvas[rows, cols]))
                 s["ssim"].append(ssim(kept[rows, cols], canvas[rows, cols]))
+                if other is None:
+                    continue
                 dyed = np.asarray(paste_square(canvas, other, face.frame, source=face.crop, mode=mode))
                 changed = (np.abs(dyed.astype(int) - canvas.astype(int)).max(axis=2) > CHANGED)
                 s["all"].append(changed.mean())
@@ -127,10 +138,11 @@ def main() -> None:
                 continue
             rows_out.append([
                 size, mode, f"{np.mean(s['psnr']):.2f}", f"{np.mean(s['ssim']):.3f}",
-                f"{100 * np.mean(s['all']):.1f}%", f"{100 * np.mean(s['out']):.2f}%",
+                f"{100 * np.mean(s['all']):.1f}%" if s["all"] else "-",
+                f"{100 * np.mean(s['out']):.2f}%" if s["out"] else "-",
                 f"{1000 * s['sec'] / len(s['psnr']):.0f}",
             ])
-    model = "untrained model" if args.random else args.model
+    model = "untrained model" if args.random else "perfect model (returns its input)" if args.perfect else args.model
     print(f"{len(paths)} held-out images ({', '.join(f'{found[s]} found at {s} px' for s in sizes)}); "
           f"{model}, {translator.image_size} px")
     print(table(rows_out, ["photo px", "paste", "identity PSNR (dB)", "identity SSIM", "hair: pixels changed",
