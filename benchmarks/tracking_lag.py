@@ -64,28 +64,19 @@ def tracker_for(package: str, detect_every: int):
     import importlib
 
     tracking = importlib.import_module(f"{package}.webcam.tracking")
-    try:
-        align = importlib.import_module(f"{package}.align")
-    except ImportError:
-        align = None
+    faces = importlib.import_module(f"{package}.faces")
     tracker = tracking.FaceTracker(detect_every)
-    if align is None:  # before: a Haar box, CelebA-framed
-        faces = importlib.import_module(f"{package}.faces")
-
-        def update(rgb):
-            box, _ = tracker.update(rgb)
-            if box is None:
-                return None
-            left, top, right, bottom = faces.model_square(faces.celeba_box(box, (WIDTH, HEIGHT)))
-            return left, top, right - left
-
-        return update
 
     def update(rgb):
-        points, _ = tracker.update(rgb)
-        if points is None:
+        found, _ = tracker.update(rgb)
+        if found is None:
             return None
-        corners = align.Frame.from_landmarks(points).square_corners()
+        if isinstance(found, faces.Box):  # before: a Haar box, CelebA-framed
+            left, top, right, bottom = faces.model_square(faces.celeba_box(found, (WIDTH, HEIGHT)))
+            return left, top, right - left
+        from stargan_cli.align import Frame  # now: five landmarks
+
+        corners = Frame.from_landmarks(found).square_corners()
         centre = corners.mean(0)
         side = float(np.linalg.norm(corners[1] - corners[0]))
         return centre[0] - side / 2 + 0.5, centre[1] - side / 2 + 0.5, side
@@ -117,6 +108,7 @@ def main() -> None:
     for path in partition(args.data, 2, args.faces):
         image = Image.fromarray(load(path))
         faces.append(np.asarray(image.resize((round(178 * SCALE), round(218 * SCALE)), Image.BILINEAR)))
+    tracker_for("stargan_cli", 1)(bg)  # load the detector before anything is timed
     rows = []
     for every in [int(k) for k in args.detect_every.split(",")]:
         for speed in [float(s) for s in args.speeds.split(",")]:

@@ -21,9 +21,10 @@ The default path of the package no longer uses the Haar boxes: faces are found w
 landmarks (:mod:`stargan_cli.landmarks`) and aligned by :mod:`stargan_cli.align`. The Haar
 functions stay for callers of this API (they need opencv-python 4.x).
 
-:class:`BoxSmoother` steadies boxes between video frames (used by the webcam command).
+:class:`BoxSmoother` steadies boxes between video frames (the webcam now follows landmarks
+with optical flow instead, see :mod:`stargan_cli.webcam.tracking`).
 
-Everything here works on PIL images and numpy arrays; OpenCV is imported only when detecting.
+Everything here works on PIL images and numpy arrays; OpenCV is imported only where it is used.
 """
 
 from __future__ import annotations

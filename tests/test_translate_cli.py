@@ -115,6 +115,24 @@ def test_paste_back_leaves_the_background_alone(photo, ckpt):
     assert not np.array_equal(before[top:bottom, left:right], after[top:bottom, left:right])
 
 
+def test_paste_modes_choose_how_the_face_goes_back(photo, ckpt, tmp_path):
+    outs = {}
+    for mode in ("delta", "masked", "replace"):
+        result = run(photo, "--to", "Black_Hair", "-m", ckpt, "--paste", mode, "-o", tmp_path / f"{mode}.png")
+        assert result.exit_code == 0, result.output
+        outs[mode] = pixels(tmp_path / f"{mode}.png")
+    api = Translator(ckpt, device="cpu")(photo, to="Black_Hair", paste="replace")
+    assert np.array_equal(outs["replace"], np.asarray(api).astype(int))
+    # (masked = delta here: an untrained model changes the whole square a lot; test_align covers masked.)
+    assert not np.array_equal(outs["delta"], outs["replace"])
+    # The default is delta.
+    assert run(photo, "--to", "Black_Hair", "-m", ckpt, "-o", tmp_path / "default.png").exit_code == 0
+    assert np.array_equal(pixels(tmp_path / "default.png"), outs["delta"])
+    bad = run(photo, "--to", "Black_Hair", "-m", ckpt, "--paste", "blend")
+    assert bad.exit_code == 1
+    assert error_line(bad) == "Error: --paste must be one of delta, masked, replace, not 'blend'"
+
+
 def test_group_photo_crop_only_and_face_choice(tmp_path, portrait, ckpt):
     group = Image.new("RGB", (512, 256), (90, 90, 90))
     group.paste(portrait, (0, 0))

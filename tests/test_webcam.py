@@ -290,6 +290,9 @@ def test_cli_unreadable_video_and_bad_options(tmp_path, tiny_checkpoint, face_vi
     result = _cli(["--source", str(face_video), "--headless", "--model", str(tiny_checkpoint), "--to", "Blnd_Hair"])
     assert result.exit_code == 1 and "did you mean Blond_Hair" in result.output
 
+    result = _cli(["--source", str(face_video), "--headless", "--paste", "blend"])
+    assert result.exit_code == 1 and "--paste must be one of delta, masked, replace" in result.output
+
 
 def test_no_display_is_detected_before_any_window(monkeypatch, face_video):
     assert "--headless" in webcam.display_problem({}, "linux", "QT5")
@@ -401,7 +404,7 @@ def test_tracker_asks_for_detection_when_the_flow_loses_the_face_and_drops_a_gon
     index[0] = 1
     flat = np.full((FRAME_H, FRAME_W, 3), 100, np.uint8)  # the face vanished: nothing to follow
     points, detected = tracker.update(flat)
-    assert not detected and np.allclose(points.mean(0), face.POINTS.mean(0) + face.centre(0) + 0.0, atol=1e-6)
+    assert not detected and np.allclose(points.mean(0), face.POINTS.mean(0) + face.centre(0), atol=1e-6)
     points, detected = tracker.update(face.frame(2))
     assert detected and face.calls == 2  # looked again at once, not after 10 frames
 

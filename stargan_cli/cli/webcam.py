@@ -154,8 +154,8 @@ def register(app: typer.Typer) -> None:
             elif spec.live and max_frames is None:
                 err_console.print("running until Ctrl-C (or use --max-frames N)", highlight=False)
             options = WebcamOptions(
-                detect_every=detect_every, paste_back=not no_paste, paste_mode=paste, max_frames=max_frames, output=output,
-                snapshots=snapshots,
+                detect_every=detect_every, paste_back=not no_paste, paste_mode=paste, max_frames=max_frames,
+                output=output, snapshots=snapshots,
             )
             stats = run_webcam(
                 frames, engine, options, display=display,
