@@ -3,13 +3,13 @@
     python benchmarks/webcam_speed.py [--frames 30] [--runs 3] [--size 640x480] [--detect-every 5]
 
 Writes a synthetic 25 fps video (the packaged astronaut portrait drifting over a gradient, so
-the Haar detector finds a face in every frame) and runs :func:`stargan_cli.webcam.run_webcam`
+the face detector finds a face in every frame) and runs :func:`stargan_cli.webcam.run_webcam`
 headless on it with every frame processed, using a full-size random-weight 128 px model
 (G 64 channels / 6 residual blocks, D for the attribute estimate) on the CPU and, when present,
 CUDA (half precision as ``stargan webcam`` uses it). One short warm-up run per device is not
 counted. Prints one row per device: the median over runs of the achieved fps and of the mean
-milliseconds per frame spent in each stage (capture = decoding, detect = Haar every k frames +
-smoothing, infer = crop + D estimate at detections + G, draw = paste-back + text, output =
+milliseconds per frame spent in each stage (capture = decoding, detect = landmarks every k frames +
+optical flow between, infer = aligned crop + D estimate at detections + G, draw = paste-back + text, output =
 display/recording, nothing here). Random weights run at the same speed as trained ones.
 """
 

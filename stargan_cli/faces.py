@@ -14,12 +14,17 @@ each face is framed the same way:
 3. :func:`extract_crop` cuts that box out; where it reaches past the photo border the photo is
    mirrored (reflection padding). ``images.crop_resize`` then takes its centre square at the
    model size, exactly as for a CelebA image.
-4. :func:`paste_back` scales the translated square back up and blends it into the photo with a
-   feathered edge; pixels outside the square are untouched.
+4. :func:`paste_back` brings the translated square back into the photo with a feathered edge
+   (:func:`align.paste_square`); pixels outside the square are untouched.
 
-:class:`BoxSmoother` steadies boxes between video frames (used by the webcam command).
+The default path of the package no longer uses the Haar boxes: faces are found with five
+landmarks (:mod:`stargan_cli.landmarks`) and aligned by :mod:`stargan_cli.align`. The Haar
+functions stay for callers of this API (they need opencv-python 4.x).
 
-Everything here works on PIL images and numpy arrays; OpenCV is imported only when detecting.
+:class:`BoxSmoother` steadies boxes between video frames (the webcam now follows landmarks
+with optical flow instead, see :mod:`stargan_cli.webcam.tracking`).
+
+Everything here works on PIL images and numpy arrays; OpenCV is imported only where it is used.
 """
 
 from __future__ import annotations
@@ -225,45 +230,38 @@ def model_square(box: Box) -> tuple[int, int, int, int]:
     return left + sl, top + st, left + sr, top + sb
 
 
-def feather_mask(side: int, feather: float = 0.12) -> np.ndarray:
-    """A (side, side) float mask: 1 inside, easing to 0 over ``feather`` * side at each edge."""
+def feather_mask(side: int, feather: float = 0.12, *, zero_edge: bool = False) -> np.ndarray:
+    """A (side, side) float mask: 1 inside, easing to 0 over ``feather`` * side at each edge
+    (``zero_edge``: exactly 0 on the outermost pixels, so a warped copy stays inside)."""
     margin = max(1.0, feather * side)
-    distance = np.minimum(np.arange(side), np.arange(side)[::-1]).astype(np.float32) + 0.5
+    distance = np.minimum(np.arange(side), np.arange(side)[::-1]).astype(np.float32) + (0.0 if zero_edge else 0.5)
     ramp = np.clip(distance / margin, 0.0, 1.0)
     ramp = ramp * ramp * (3 - 2 * ramp)  # smoothstep: no visible seam at the inner edge
     return np.outer(ramp, ramp).astype(np.float32)
 
 
 def paste_back(
-    image: "Image.Image | np.ndarray", translated_square: Image.Image, box: Box, feather: float = 0.12
+    image: "Image.Image | np.ndarray",
+    translated_square: Image.Image,
+    box: Box,
+    feather: float = 0.12,
+    *,
+    mode: str | None = None,
+    source: Image.Image | None = None,
 ) -> Image.Image:
-    """Blend a translated model square back into ``image`` and return the new image.
+    """Bring a translated model square back into ``image`` and return the new image.
 
     ``box`` is the CelebA-framed box the square was made from (:func:`celeba_box`); the
-    square is scaled to the size of its centre square and blended in with a feathered edge
-    (``feather`` = fraction of the side). Pixels outside that square are left exactly as
-    they were, and the result has the size of ``image``.
+    square goes back over the box's centre square with a feathered edge (``feather`` =
+    fraction of the side). ``mode`` and ``source`` are as for :func:`align.paste_square`
+    (default: add only what the model changed). Pixels outside that square are left exactly
+    as they were, and the result has the size of ``image``.
     """
-    base = _as_array(image).copy()
-    height, width = base.shape[:2]
-    left, top, right, bottom = model_square(box)
-    side = right - left
-    if side <= 0:
-        return Image.fromarray(base)
-    patch = np.asarray(
-        translated_square.convert("RGB").resize((side, side), Image.BICUBIC), dtype=np.float32
+    from .align import DEFAULT_PASTE, Frame, paste_square
+
+    return paste_square(
+        image, translated_square, Frame.from_box(box), source=source, mode=mode or DEFAULT_PASTE, feather=feather
     )
-    mask = feather_mask(side, feather)[:, :, None]
-    # The part of the square that lies inside the photo.
-    x0, y0 = max(left, 0), max(top, 0)
-    x1, y1 = min(right, width), min(bottom, height)
-    if x1 <= x0 or y1 <= y0:
-        return Image.fromarray(base)
-    region = base[y0:y1, x0:x1].astype(np.float32)
-    sub = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
-    blended = region * (1 - mask[sub]) + patch[sub] * mask[sub]
-    base[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    return Image.fromarray(base)
 
 
 class BoxSmoother:

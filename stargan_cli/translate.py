@@ -10,8 +10,11 @@
 
 How an image is handled:
 
-- ``detect=True`` (default): faces are found and framed like CelebA (:mod:`stargan_cli.faces`),
-  each one is translated and blended back into the photo; the result has the photo's size.
+- ``detect=True`` (default): faces are found with five landmarks (:mod:`stargan_cli.landmarks`)
+  and aligned like CelebA's images (:mod:`stargan_cli.align`: rotated upright, eyes where
+  CelebA has them); each one is translated and brought back into the photo through the
+  inverse transform (``paste``: by default only what the model changed, so the photo keeps
+  its resolution); the result has the photo's size.
 - ``detect=False``: the image is taken as an aligned face crop and gets exactly the original
   StarGAN test preprocessing (centre square, resize, normalise; :func:`images.to_model_input`);
   the result is the model-size square, as the original code writes.
@@ -40,7 +43,8 @@ from .attributes import (
     split_names, target_name,
 )
 from .errors import StarganError, UsageError
-from .faces import Box, celeba_box, detect_faces, extract_crop, paste_back
+from .align import DEFAULT_PASTE, PASTE_MODES, Frame, extract_square, paste_square
+from .faces import Box
 from .image_files import (  # noqa: F401 - re-exported: they used to live here
     OUTPUT_FORMATS, InputFile, collect_inputs, example_image_path, looks_like_output, output_items, save_image,
 )
@@ -70,7 +74,9 @@ class Face:
     """One translated face (or the whole image with ``detect=False``).
 
     ``number`` is 1-based, counted left to right among all faces found in the photo.
-    ``box`` is the CelebA-framed box in photo coordinates (``None`` without detection);
+    ``face_box`` is the detector's box, ``box`` the axis-aligned box around the aligned
+    178x218 CelebA frame in photo coordinates, ``frame`` the alignment itself and
+    ``landmarks`` the five points, shape (5, 2) (all ``None`` without detection);
     ``crop`` the model-size square the model saw; ``source`` the attribute scores used as the
     input's own attributes (probabilities when estimated, the given values otherwise) and
     ``source_label`` the 0/1 label made of them; ``outputs`` maps target names to translated
@@ -85,6 +91,8 @@ class Face:
     source_label: list[float] = field(default_factory=list)
     estimated: bool = False
     outputs: dict[str, Image.Image] = field(default_factory=dict)
+    frame: Frame | None = None
+    landmarks: np.ndarray | None = field(default=None, compare=False)
 
 
 # Smallest cell side of the ``--all`` strip (NAME.all.png): a 128 px model's squares are enlarged.
@@ -398,7 +406,9 @@ class Translator:
             size = self.image_size
             faces: list[Face] = []
             if detect:
-                found = detect_faces(image)
+                from .landmarks import detect_landmarks
+
+                found = detect_landmarks(image)
                 result.faces_found = len(found)
                 if not found:
                     raise StarganError(
@@ -413,10 +423,13 @@ class Translator:
                         )
                     numbers = [face]
                 for number in numbers:
-                    face_box = found[number - 1]
-                    box = celeba_box(face_box, image.size)
-                    square = crop_resize(extract_crop(image, box), size)
-                    faces.append(Face(number=number, face_box=face_box, box=box, crop=square))
+                    found_face = found[number - 1]
+                    frame = Frame.from_landmarks(found_face.points)
+                    square = extract_square(image, frame, size)
+                    faces.append(Face(
+                        number=number, face_box=found_face.box, box=frame.bounding_box(), crop=square,
+                        frame=frame, landmarks=found_face.points,
+                    ))
             else:
                 result.faces_found = 1
                 faces.append(Face(number=1, face_box=None, box=None, crop=crop_resize(image, size)))
@@ -434,6 +447,7 @@ class Translator:
         targets: dict[str, float] | None,
         source_label: list[float] | None,
         batch_size: int,
+        paste: str = DEFAULT_PASTE,
     ) -> list[TranslationResult]:
         """Estimate, translate in batches and compose the outputs of ``pending``."""
         import torch
@@ -473,7 +487,7 @@ class Translator:
                 if result.detect:
                     composed = result.image
                     for f in result.faces:
-                        composed = paste_back(composed, f.outputs[name], f.box)
+                        composed = paste_square(composed, f.outputs[name], f.frame, source=f.crop, mode=paste)
                     result.outputs[name] = composed
                 else:
                     result.outputs[name] = result.faces[0].outputs[name]
@@ -489,6 +503,7 @@ class Translator:
         detect: bool = True,
         face: int | None = None,
         batch_size: int = 16,
+        paste: str = DEFAULT_PASTE,
     ) -> Iterator[TranslationResult]:
         """Translate many images, batching faces on the device; yields one result per input,
         in input order. A bad input gives a result with ``error`` set; the others go on.
@@ -496,7 +511,10 @@ class Translator:
         ``to``: the targets (see :meth:`parse_targets`), or ``all_domains=True`` for one
         output per attribute as the original's test grid. ``face``: only the N-th face from
         the left (1-based). ``source``: the input's attributes instead of estimating them.
+        ``paste``: how translated faces go back into the photo (:data:`align.PASTE_MODES`).
         """
+        if paste not in PASTE_MODES:
+            raise StarganError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
         if batch_size < 1:
             raise UsageError("--batch-size must be at least 1")
         if face is not None and not detect:
@@ -519,10 +537,10 @@ class Translator:
             pending.append(result)
             count += len(result.faces)
             if count >= batch_size:
-                yield from self._finish(pending, targets, source_label, batch_size)
+                yield from self._finish(pending, targets, source_label, batch_size, paste)
                 pending, count = [], 0
         if pending:
-            yield from self._finish(pending, targets, source_label, batch_size)
+            yield from self._finish(pending, targets, source_label, batch_size, paste)
 
     def _one(self, image: ImageInput, **kwargs: Any) -> TranslationResult:
         result = next(self.translate_many([image], **kwargs))
@@ -538,13 +556,15 @@ class Translator:
         source: TargetsInput | None = None,
         detect: bool = True,
         face: int | None = None,
+        paste: str = DEFAULT_PASTE,
     ) -> Image.Image:
         """Translate ``image`` (path, PIL image or RGB array) to the targets ``to``.
 
-        With detection the result is the photo (same size) with each face translated; with
-        ``detect=False`` it is the model-size square of the image taken as a face crop.
+        With detection the result is the photo (same size) with each face translated and
+        brought back as ``paste`` says; with ``detect=False`` it is the model-size square of
+        the image taken as a face crop.
         """
-        result = self._one(image, to=to, source=source, detect=detect, face=face)
+        result = self._one(image, to=to, source=source, detect=detect, face=face, paste=paste)
         return result.outputs[result.targets[0]]
 
     def translate_faces(
@@ -577,7 +597,7 @@ class Translator:
         *,
         source: TargetsInput | None = None,
     ) -> list[Image.Image]:
-        """Translate face crops that are already framed (e.g. a webcam's :func:`faces.extract_crop`
+        """Translate face crops that are already framed (e.g. a webcam's :func:`align.extract_square`
         output); each is centre-cropped and resized like a CelebA image. Returns model-size squares."""
         if not squares:
             return []

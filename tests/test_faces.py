@@ -20,6 +20,14 @@ from stargan_cli.faces import (
 )
 from stargan_cli.translate import example_image_path
 
+# The Haar functions stay for callers of the API; the package itself finds faces with
+# landmarks now and runs with OpenCV 5, whose wheels ship no cascades.
+_cv2 = pytest.importorskip("cv2")
+needs_haar = pytest.mark.skipif(
+    not (hasattr(_cv2, "CascadeClassifier") and getattr(getattr(_cv2, "data", None), "haarcascades", None)),
+    reason="this OpenCV ships no Haar cascades",
+)
+
 
 @pytest.fixture(scope="module")
 def portrait() -> Image.Image:
@@ -36,6 +44,7 @@ def two_faces(portrait: Image.Image, right_scale: float = 1.0) -> Image.Image:
     return sheet
 
 
+@needs_haar
 def test_finds_the_astronauts_face(portrait):
     found = detect_faces(portrait)
     assert len(found) == 1
@@ -47,12 +56,14 @@ def test_finds_the_astronauts_face(portrait):
     assert detect_faces(np.asarray(portrait)) == found
 
 
+@needs_haar
 def test_no_face_in_flat_or_noisy_images():
     assert detect_faces(Image.new("RGB", (300, 240), (128, 128, 128))) == []
     noise = np.random.default_rng(0).integers(0, 256, (240, 300, 3), dtype=np.uint8)
     assert detect_faces(noise) == []
 
 
+@needs_haar
 def test_several_faces_ordered_left_to_right_or_largest(portrait):
     sheet = two_faces(portrait, right_scale=1.5)
     left_first = detect_faces(sheet)
@@ -64,6 +75,7 @@ def test_several_faces_ordered_left_to_right_or_largest(portrait):
         detect_faces(sheet, order="random")
 
 
+@needs_haar
 def test_large_photos_are_searched_downscaled_with_boxes_in_full_coordinates(portrait):
     big = portrait.resize((2048, 2048))
     box = detect_faces(big, max_side=512)[0]
@@ -81,7 +93,7 @@ def test_missing_haar_cascade_is_a_clear_error(monkeypatch, portrait):
         with pytest.raises(StarganError, match=r"opencv-python<5.*--no-detect"):
             detect_faces(portrait)
     monkeypatch.setattr(faces, "_cascade_cache", {})
-    monkeypatch.delattr(cv2, "CascadeClassifier")
+    monkeypatch.delattr(cv2, "CascadeClassifier", raising=False)
     with pytest.raises(StarganError, match="opencv-python<5"):
         detect_faces(portrait)
 
@@ -136,11 +148,12 @@ def test_feather_mask_is_one_inside_and_fades_to_the_edges():
     assert np.all(np.diff(mask[50, :50]) >= 0)
 
 
+@needs_haar
 def test_paste_back_keeps_size_and_changes_only_the_square(portrait):
     box = celeba_box(detect_faces(portrait)[0], portrait.size)
     left, top, right, bottom = model_square(box)
     red = Image.new("RGB", (32, 32), (255, 0, 0))
-    out = paste_back(portrait, red, box)
+    out = paste_back(portrait, red, box, mode="replace")
     assert out.size == portrait.size
     before, after = np.asarray(portrait), np.asarray(out)
     outside = np.ones(before.shape[:2], bool)
@@ -156,7 +169,7 @@ def test_paste_back_keeps_size_and_changes_only_the_square(portrait):
 def test_paste_back_handles_squares_reaching_past_the_border():
     photo = Image.new("RGB", (100, 80), (0, 0, 255))
     box = Box(-40, -30, 120, 147)
-    out = np.asarray(paste_back(photo, Image.new("RGB", (32, 32), (0, 255, 0)), box))
+    out = np.asarray(paste_back(photo, Image.new("RGB", (32, 32), (0, 255, 0)), box, mode="replace"))
     assert out.shape == (80, 100, 3)
     left, top, right, bottom = model_square(box)
     assert tuple(out[(top + bottom) // 2, (left + right) // 2]) == (0, 255, 0)

@@ -13,8 +13,8 @@ from stargan_cli import Translator as LazyTranslator
 from stargan_cli import paths
 from stargan_cli.checkpoints import Checkpoint, save_checkpoint
 from stargan_cli.errors import StarganError
-from stargan_cli.faces import celeba_box, detect_faces, model_square
 from stargan_cli.grid.layout import SheetStyle
+from stargan_cli.landmarks import detect_landmarks
 from stargan_cli.images import tensor_to_pil
 from stargan_cli.models import ModelConfig, build_discriminator, build_generator
 from stargan_cli.translate import (
@@ -179,8 +179,7 @@ def test_joint_model_labels_carry_the_mask(tmp_path):
 def test_detected_face_is_pasted_back_into_the_full_photo(translator, portrait):
     out = translator(portrait, to="Blond_Hair")
     assert out.size == portrait.size
-    box = celeba_box(detect_faces(portrait)[0], portrait.size)
-    left, top, right, bottom = model_square(box)
+    left, top, right, bottom = translator.prepare(portrait).faces[0].frame.square_box().ltrb()
     before, after = np.asarray(portrait).astype(int), np.asarray(out).astype(int)
     # Far from the face: untouched. On the face: the (random) model changed it.
     assert np.array_equal(before[:, right:], after[:, right:])
@@ -209,7 +208,8 @@ def test_prepare_frames_faces_without_running_the_model(translator, portrait):
     prepared = translator.prepare(portrait)
     assert prepared.ok and prepared.faces_found == 1 and translator.exclusive_start == 5
     face = prepared.faces[0]
-    assert face.crop.size == (32, 32) and face.box == celeba_box(face.face_box, portrait.size)
+    assert face.crop.size == (32, 32) and face.box == face.frame.bounding_box()
+    assert face.landmarks.shape == (5, 2) and face.face_box.intersection(face.box) == face.face_box.area
     assert not face.outputs and not face.source
     whole = translator.prepare(portrait, detect=False)
     assert whole.faces[0].box is None and whole.faces[0].crop.size == (32, 32)
@@ -304,7 +304,7 @@ def test_exif_orientation_is_applied(translator, portrait, tmp_path):
     exif[0x0112] = 6  # "rotate 90 CW to display"
     path = tmp_path / "phone.jpg"
     path.write_bytes(encode(stored, "JPEG", exif=exif.tobytes(), quality=95))
-    assert detect_faces(stored) == []  # sideways: Haar cannot see it...
+    assert detect_landmarks(stored) == []  # sideways: the detector cannot see it...
     out = translator(path, to="Young")  # ...but the upright photo has a face
     assert out.size == upright.size
 

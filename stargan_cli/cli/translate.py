@@ -167,6 +167,15 @@ def register(app: typer.Typer) -> None:
             Optional[int],
             typer.Option("--face", help="Translate only face N (1 = leftmost).", min=1, show_default=False),
         ] = None,
+        paste: Annotated[
+            str,
+            typer.Option(
+                "--paste", metavar="MODE",
+                help="How each translated face goes back into the photo: delta (add only what the model "
+                "changed; keeps the photo's detail), masked (the same, only where the change is large), "
+                "replace (the model's square scaled up).",
+            ),
+        ] = "delta",
         crop_only: Annotated[
             bool, typer.Option("--crop-only", help="Write only the translated face squares (NAME.faceN.<target>.png when several).")
         ] = False,
@@ -180,6 +189,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
+        from ..align import PASTE_MODES
         from ..attributes import CELEBA_ATTRIBUTES, target_name
         from ..image_files import InputFile, collect_inputs, example_image_path, looks_like_output
         from ..model_store import check_targets_early
@@ -194,6 +204,8 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--crop-only needs face detection; with --no-detect the output is already the model-size crop")
         if no_detect and face is not None:
             raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
+        if paste not in PASTE_MODES:
+            raise UsageError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
         if not inputs and not example:
             raise UsageError("no input given: name image files, folders or globs (or try --example)")
 
@@ -255,7 +267,7 @@ def register(app: typer.Typer) -> None:
             task = progress.add_task("Translating", total=len(files))
             results = translator.translate_many(
                 [f.path for f in files], to=to, all_domains=all_domains, source=source_attrs,
-                detect=not no_detect, face=face, batch_size=batch_size,
+                detect=not no_detect, face=face, batch_size=batch_size, paste=paste,
             )
             for result in results:
                 progress.advance(task)

@@ -49,15 +49,24 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         detect_every: Annotated[
-            int, typer.Option("--detect-every", min=1, help="Detect the face every N frames (smoothed in between).")
+            int,
+            typer.Option(
+                "--detect-every", min=1,
+                help="Detect the face (and its landmarks) every N frames; optical flow follows it in between.",
+            ),
         ] = 5,
         paste: Annotated[
-            bool,
+            str,
             typer.Option(
-                "--paste/--no-paste",
-                help="Show the result pasted back into the frame, or the model's square alone (key p).",
+                "--paste", metavar="MODE",
+                help="How the translated face goes back into the frame: delta (only what the model changed), "
+                "masked (the same, only where the change is large) or replace (the model's square).",
             ),
-        ] = True,
+        ] = "delta",
+        no_paste: Annotated[
+            bool,
+            typer.Option("--no-paste", help="Show the model's square alone instead of the frame (key p toggles)."),
+        ] = False,
         snapshots: Annotated[
             Optional[Path],
             typer.Option(
@@ -105,6 +114,7 @@ def register(app: typer.Typer) -> None:
 
           stargan webcam --source clip.mp4 --headless --output translated.mp4
         """
+        from ..align import PASTE_MODES
         from ..errors import StarganError, UsageError
         from ..model_store import check_targets_early
         from ..translate import Translator
@@ -114,6 +124,8 @@ def register(app: typer.Typer) -> None:
         )
 
         # Cheap checks first, before loading a model or opening a camera.
+        if paste not in PASTE_MODES:
+            raise UsageError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
         if not headless:
             problem = display_problem()
             if problem is not None:
@@ -152,8 +164,8 @@ def register(app: typer.Typer) -> None:
             elif spec.live and max_frames is None:
                 err_console.print("running until Ctrl-C (or use --max-frames N)", highlight=False)
             options = WebcamOptions(
-                detect_every=detect_every, paste_back=paste, max_frames=max_frames, output=output,
-                snapshots=snapshots,
+                detect_every=detect_every, paste_back=not no_paste, paste_mode=paste, max_frames=max_frames,
+                output=output, snapshots=snapshots,
             )
             with _file_progress(frames, max_frames) as advance:
                 stats = run_webcam(

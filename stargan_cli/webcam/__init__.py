@@ -20,7 +20,7 @@ buffering, drawing, recording) works headless, which is how the tests drive it.
 The package, one job per module:
 
 - :mod:`.sources`: ``--source`` parsing, opening it, :class:`LatestFrame` and :class:`FrameSource`;
-- :mod:`.tracking`: :class:`FaceTracker`, the face box of each frame;
+- :mod:`.tracking`: :class:`FaceTracker`, the face landmarks of each frame;
 - :mod:`.engine`: :class:`ModelEngine`, targets and source attributes around a Translator;
 - :mod:`.keys`: :class:`ViewState` and :func:`handle_key` (pure);
 - :mod:`.drawing`: :func:`compose`, :func:`draw_text`, :func:`letterbox`;

@@ -12,8 +12,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..faces import celeba_box, extract_crop, model_square, paste_back
-from ..images import crop_resize
+from ..align import DEFAULT_PASTE, Frame, extract_square, paste_square
 from .display import Display, HeadlessDisplay
 from .drawing import compose, letterbox
 from .engine import Engine
@@ -50,6 +49,7 @@ class WebcamOptions:
 
     detect_every: int = 5
     paste_back: bool = True
+    paste_mode: str = DEFAULT_PASTE  # how the face goes back: see align.PASTE_MODES
     max_frames: int | None = None
     output: Path | None = None
     snapshots: Path | None = None  # None: the current folder
@@ -156,32 +156,33 @@ def run_webcam(
             frame = grabbed.frame
             height, width = frame.shape[:2]
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            face_box, detected = tracker.update(rgb)
+            points, detected = tracker.update(rgb)
             crop = None
-            if face_box is not None:
-                try:
-                    crop = celeba_box(face_box, (width, height))
-                except ValueError:  # the box drifted off the frame
-                    crop = None
+            if points is not None:
+                crop = Frame.from_landmarks(points)
+                box = crop.square_box()
+                if box.right <= 0 or box.bottom <= 0 or box.x >= width or box.y >= height:
+                    crop = None  # the face drifted off the frame
             if crop is None and had_face:
                 engine.reset()
             had_face = crop is not None
             t2 = time.perf_counter()
             square = translated = None
             if crop is not None:
-                square = crop_resize(extract_crop(rgb, crop), engine.image_size)
+                square = extract_square(rgb, crop, engine.image_size)
                 if detected:
                     engine.observe(square)
             name, label = engine.target(state.target)
             if square is not None:
                 translated = engine.translate(square, label)
             t3 = time.perf_counter()
-            face = model_square(crop) if crop is not None else None
+            face = crop.square_box().ltrb() if crop is not None else None
             if translated is None:
                 result, notice = frame, NO_FACE_NOTICE
                 stats.no_face += 1
             elif state.paste_back:
-                result, notice = _to_bgr(paste_back(rgb, translated, crop)), None
+                pasted = paste_square(rgb, translated, crop, source=square, mode=options.paste_mode)
+                result, notice = _to_bgr(pasted), None
             else:
                 result, notice = letterbox(_to_bgr(translated), (width, height)), None
             canvas = compose(
