@@ -104,9 +104,9 @@ def _main(
 
 
 def _register_all() -> None:
-    from . import download, eval as eval_cmd, grid, info, train, translate, webcam
+    from . import download, eval as eval_cmd, grid, info, train, translate, webapp, webcam
 
-    for module in (download, train, translate, grid, webcam, eval_cmd, info):
+    for module in (download, train, translate, grid, webcam, webapp, eval_cmd, info):
         module.register(app)
 
 
