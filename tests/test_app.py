@@ -25,7 +25,7 @@ with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; httpx works wit
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient  # noqa: E402
 
-from app_helpers import ATTRS, running_server, sample_bytes, tiny_checkpoint  # noqa: E402
+from app_helpers import ATTRS, sample_bytes, tiny_checkpoint  # noqa: E402
 from stargan_cli import paths  # noqa: E402
 from stargan_cli.app.engine import Engine, Models, Workspace, decode_upload  # noqa: E402
 from stargan_cli.app.server import create_app  # noqa: E402
@@ -368,8 +368,29 @@ def test_without_the_extra_it_says_how_to_install(monkeypatch):
     assert len(lines) == 1 and lines[0].startswith("Error:") and 'pip install -e ".[app]"' in lines[0]
 
 
+def test_help_names_the_extra():
+    result = runner.invoke(cli_app, ["app", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and 'pip install -e ".[app]"' in result.output
+
+
+def test_loopback_hosts_and_addresses():
+    from stargan_cli.app.serving import bind, is_loopback, url_of
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.5", "::", "example.com"))
+    sock = bind("127.0.0.1", 0)
+    try:
+        port = sock.getsockname()[1]
+        assert url_of(sock, "127.0.0.1") == f"http://127.0.0.1:{port}/"
+        assert url_of(sock, "0.0.0.0") == f"http://127.0.0.1:{port}/"
+    finally:
+        sock.close()
+    with pytest.raises(StarganError, match="--host"):
+        bind("no-such-host.invalid", 0)
+
+
 def test_port_in_use_is_one_error_line(ckpt):
-    from stargan_cli.cli.webapp import bind
+    from stargan_cli.app.serving import bind
 
     taken = bind("127.0.0.1", 0)
     try:

@@ -19,8 +19,9 @@ pytest.importorskip("starlette", reason="the app extra is not installed: pip ins
 pytest.importorskip("uvicorn", reason="the app extra is not installed: pip install -e '.[app]'")
 pytest.importorskip("selenium", reason="selenium is not installed (it is in the test extra)")
 
-from app_helpers import running_server, tiny_checkpoint  # noqa: E402
+from app_helpers import tiny_checkpoint  # noqa: E402
 from stargan_cli.app.engine import Engine, Models  # noqa: E402
+from stargan_cli.app.serving import background  # noqa: E402
 from stargan_cli.image_files import example_image_path  # noqa: E402
 
 SIZES = {"laptop": (1280, 800), "phone": (390, 844)}
@@ -74,7 +75,7 @@ def test_upload_change_a_control_and_see_the_result(browser, tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
     engine = Engine(Models([str(ckpt)], device="cpu", include_installed=False))
     try:
-        with running_server(engine) as url:
+        with background(engine) as url:
             wait = WebDriverWait(browser, 60)
             _viewport(browser, *SIZES["laptop"])
             browser.get(url)
@@ -138,7 +139,7 @@ def test_a_bad_upload_shows_a_message_on_the_page(browser, tmp_path):
     bad.write_text("this is not a photo")
     engine = Engine(Models([str(ckpt)], device="cpu", include_installed=False))
     try:
-        with running_server(engine) as url:
+        with background(engine) as url:
             wait = WebDriverWait(browser, 60)
             browser.get(url)
             wait.until(lambda d: d.find_element(By.ID, "model").get_attribute("value") == "tiny")

@@ -6,8 +6,6 @@ installed, binds the socket, prints the address, opens the browser and stops on 
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from typing import Annotated, Optional
 
 import typer
@@ -15,11 +13,13 @@ import typer
 from ..errors import StarganError
 from .common import DeviceOption, console, err_console
 
+# Rich markup would read [app] as a tag: the backslash keeps the bracket.
 HELP = """Serve a web page to translate photos, on this machine.
 
-Upload a photo or take one with the camera, pick a face, choose hair colour and other
+Upload a photo or take one with the camera, pick a face, choose the hair colour and other
 attributes, set the intensity, and download the result. The page uses the same face detection,
-framing and blending as `stargan translate`. Needs the app extra: pip install "stargan[app]".
+framing and blending as `stargan translate`. It listens on 127.0.0.1 unless --host says
+otherwise; Ctrl-C stops it. Needs the app extra: pip install -e ".\\[app]".
 
 Examples:
 
@@ -27,51 +27,6 @@ Examples:
 
   stargan app -m runs/mine/final.pt -m stargan-celeba-128 --port 8000 --no-browser
 """
-
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine."""
-    if host.lower() in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (port 0: any free port), or a StarganError."""
-    try:
-        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as err:
-        raise StarganError(f"--host {host}: {err.strerror or err}: give an address such as 127.0.0.1") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as err:
-        sock.close()
-        if port and err.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
-            raise StarganError(f"port {port} is in use: pass another --port (or --port 0 for any free one)") from None
-        raise StarganError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
-    sock.setblocking(False)
-    return sock
-
-
-def url_of(sock: socket.socket, host: str) -> str:
-    """The address to open in a browser for a server listening on ``sock``."""
-    port = sock.getsockname()[1]
-    shown = host.strip("[]")
-    if shown in ("0.0.0.0", "::", ""):
-        shown = "127.0.0.1"
-    if ":" in shown:
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}/"
-
 
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
@@ -96,8 +51,7 @@ def register(app: typer.Typer) -> None:
         import time
         import webbrowser
 
-        import uvicorn
-
+        from ..app import serving
         from ..app.engine import Engine, Models
         from ..app.server import create_app
 
@@ -107,14 +61,11 @@ def register(app: typer.Typer) -> None:
             f"Model: {models.default}: {', '.join(translator.attributes)} ({translator.config.describe()}) on {translator.device}",
             highlight=False, soft_wrap=True,
         )
-        sock = bind(host, port)
+        sock = serving.bind(host, port)
         engine = Engine(models, max_bytes=int(max_upload_mb * 2**20))
-        loopback = is_loopback(host)
-        server = uvicorn.Server(uvicorn.Config(
-            create_app(engine, allowed_hosts=[*LOOPBACK_NAMES] if loopback else None),
-            log_level="warning", lifespan="off",
-        ))
-        url = url_of(sock, host)
+        loopback = serving.is_loopback(host)
+        server = serving.server(create_app(engine, allowed_hosts=[*serving.LOOPBACK_NAMES] if loopback else None))
+        url = serving.url_of(sock, host)
         if not loopback:
             err_console.print(
                 f"[bold yellow]Warning:[/] listening on {host}: anyone who can reach this machine on the "
