@@ -358,6 +358,14 @@ def test_single_label_model_uses_its_domains(tmp_path):
 
 # ---- the command ---------------------------------------------------------------------------
 
+def test_missing_packages_are_found(monkeypatch):
+    from stargan_cli.app import missing_dependency
+
+    assert missing_dependency() is None
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    assert missing_dependency() == "uvicorn"
+
+
 def test_without_the_extra_it_says_how_to_install(monkeypatch):
     import stargan_cli.app as app_package
 

@@ -48,7 +48,9 @@ def browser(tmp_path):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,800"):
+                 "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,800",
+                 # A synthetic camera (a moving test pattern), allowed without asking.
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(DRIVER))
     driver.set_page_load_timeout(60)
@@ -146,5 +148,30 @@ def test_a_bad_upload_shows_a_message_on_the_page(browser, tmp_path):
             browser.find_element(By.ID, "file").send_keys(str(bad))
             wait.until(lambda d: d.find_element(By.ID, "message").is_displayed())
             assert "not an image" in browser.find_element(By.ID, "message").text
+    finally:
+        engine.close()
+
+
+def test_camera_snapshot_is_uploaded_and_translated(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    engine = Engine(Models([str(ckpt)], device="cpu", include_installed=False))
+    try:
+        with background(engine) as url:
+            wait = WebDriverWait(browser, 60)
+            browser.get(url)
+            wait.until(lambda d: d.find_element(By.ID, "model").get_attribute("value") == "tiny")
+            browser.find_element(By.ID, "camera-open").click()
+            wait.until(lambda d: d.execute_script("return document.getElementById('video').videoWidth > 0"))
+            browser.find_element(By.ID, "snap").click()
+            # The test pattern has no face: the whole snapshot is taken as a face crop.
+            wait.until(lambda d: "No face found" in d.find_element(By.ID, "faces").text)
+            wait.until(lambda d: d.execute_script(
+                "const r = document.getElementById('result'); return r.complete && r.naturalWidth > 0"))
+            assert browser.execute_script("return document.getElementById('result').naturalWidth") == 32
+            assert browser.execute_script("return document.getElementById('input').naturalWidth") > 32
+            assert not browser.find_element(By.ID, "camera").get_attribute("open")  # the dialog closed
     finally:
         engine.close()

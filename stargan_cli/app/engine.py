@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
-KEEP_UPLOADS = 8
+KEEP_UPLOADS = 6  # decoded photos kept in memory (up to 120 MB each at the pixel limit)
 KEEP_FILES = 64
 KEEP_MODELS = 2
 

@@ -10,6 +10,8 @@ const state = {
   source: {},      // the photo's own attributes, 0/1, editable
   target: {},      // what the controls ask for, 0/1
   seq: 0,          // only the newest translation is shown
+  running: false,  // a translation request is out
+  again: false,    // settings changed meanwhile: translate again when it is back
   timer: null,
 };
 
@@ -64,10 +66,9 @@ async function uploadBlob(blob, name) {
   try {
     const photo = await api("api/upload?name=" + encodeURIComponent(name || "photo"), blob,
       blob.type || "application/octet-stream");
-    showPhoto(photo);
+    showPhoto(photo);  // goes on with the estimate, which clears the busy sign
   } catch (err) {
     showMessage(err.message);
-  } finally {
     setBusy(false);
   }
 }
@@ -279,14 +280,21 @@ function translate() {
 
 async function runTranslate() {
   if (!state.photo) return;
+  if (state.running) {  // one request at a time: the newest settings run when it is back
+    state.again = true;
+    return;
+  }
+  state.running = true;
+  state.again = false;
   const seq = ++state.seq;
+  const image = state.photo.image;
   setBusy(true);
   try {
     const data = await api("api/translate", {
-      image: state.photo.image, model: state.info.name, face: state.face,
+      image, model: state.info.name, face: state.face,
       source: state.source, to: changes(), strength: Number($("strength").value) / 100,
     });
-    if (seq !== state.seq) return;
+    if (seq !== state.seq || image !== (state.photo && state.photo.image)) return;  // a newer photo
     showMessage("");
     $("result").src = data.url;
     const download = $("download");
@@ -297,7 +305,9 @@ async function runTranslate() {
   } catch (err) {
     if (seq === state.seq) showMessage(err.message);
   } finally {
-    if (seq === state.seq) setBusy(false);
+    state.running = false;
+    if (state.again) runTranslate();
+    else if (seq === state.seq) setBusy(false);
   }
 }
 
@@ -371,7 +381,6 @@ function wire() {
     if (file) uploadBlob(file, file.name);
     e.target.value = "";
   });
-  $("example").hidden = false;
   $("example").addEventListener("click", async () => {
     setBusy(true);
     try { showPhoto(await api("api/example", {})); } catch (err) { showMessage(err.message); setBusy(false); }
