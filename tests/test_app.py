@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import signal
@@ -441,19 +442,20 @@ def test_command_serves_on_loopback_and_stops_cleanly_on_ctrl_c(ckpt, tmp_path):
             if found:
                 url = found.group(1)
                 break
-        for _ in range(100):  # the socket listens before uvicorn's loop answers
+        page = ""
+        deadline = time.monotonic() + 300  # generous: a loaded CI machine is slow to start
+        while not page and time.monotonic() < deadline:  # the socket listens before uvicorn answers
             try:
-                page = urllib.request.urlopen(url, timeout=5).read().decode()
-                break
+                page = urllib.request.urlopen(url, timeout=60).read().decode()
             except OSError:
                 time.sleep(0.1)
         assert 'id="file"' in page
         request = urllib.request.Request(url + "api/upload?name=me.jpg", data=sample_bytes(), method="POST")
-        photo = __import__("json").loads(urllib.request.urlopen(request, timeout=60).read())
+        photo = json.loads(urllib.request.urlopen(request, timeout=300).read())
         assert len(photo["faces"]) == 1
         assert len(list(temp.glob("stargan-app-*/*"))) == 1  # the decoded upload, in its temp folder
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=30)
+        out, _ = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()

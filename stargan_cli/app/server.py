@@ -8,6 +8,7 @@ stop the server. Model work runs in worker threads behind the engine's lock.
 
 from __future__ import annotations
 
+import json
 import logging
 from importlib import resources
 from typing import Any, Awaitable, Callable, Sequence
@@ -64,8 +65,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 async def _json(request: Request) -> dict[str, Any]:
     body = await _read_body(request, 64 * 1024)
-    import json
-
     try:
         data = json.loads(body or b"{}")
     except ValueError:

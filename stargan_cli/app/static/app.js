@@ -155,99 +155,89 @@ function setExclusive(values, group, name) {
   for (const other of group) values[other] = other === name ? 1 : 0;
 }
 
+function chip(type, text, checked, data, onChange) {
+  // A labelled checkbox or radio button drawn as a chip; data: its data-* attributes.
+  const label = document.createElement("label");
+  label.className = "chip" + (checked ? " on" : "");
+  const input = document.createElement("input");
+  input.type = type;
+  input.checked = checked;
+  Object.assign(input.dataset, data);
+  input.addEventListener("change", () => onChange(input));
+  label.append(input, document.createTextNode(text));
+  return label;
+}
+
 function drawControls() {
   const info = state.info;
   const source = $("source");
   source.replaceChildren();
   for (const name of info.attributes) {
-    const chip = document.createElement("label");
-    chip.className = "chip" + (state.source[name] ? " on" : "");
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.checked = !!state.source[name];
-    box.dataset.source = name;
-    box.addEventListener("change", () => {
+    const item = chip("checkbox", pretty(name), !!state.source[name], { source: name }, (box) => {
       const group = exclusiveGroups().find((g) => g.includes(name));
       if (group && box.checked) setExclusive(state.source, group, name);
       else state.source[name] = box.checked ? 1 : 0;
       drawControls();
       translate();
     });
-    chip.append(box, document.createTextNode(pretty(name)));
     if (state.scores) {
       const p = document.createElement("span");
       p.className = "p";
       p.textContent = state.scores[name].toFixed(2);
-      chip.append(p);
+      item.append(p);
     }
-    source.append(chip);
+    source.append(item);
   }
   const targets = $("targets");
   targets.replaceChildren();
   if (info.hair.length) targets.append(choice("Hair colour", "hair", info.hair, true));
   if (info.domains.length) targets.append(choice("Domain", "domain", info.domains, false));
   if (info.toggles.length) {
-    const row = control("Attributes");
-    const chips = document.createElement("div");
-    chips.className = "chips";
+    const chips = group("Attributes", targets);
     for (const name of info.toggles) {
-      const chip = document.createElement("label");
-      chip.className = "chip" + (state.target[name] ? " on" : "");
-      const box = document.createElement("input");
-      box.type = "checkbox";
-      box.checked = !!state.target[name];
-      box.dataset.target = name;
-      box.addEventListener("change", () => {
+      chips.append(chip("checkbox", pretty(name), !!state.target[name], { target: name }, (box) => {
         state.target[name] = box.checked ? 1 : 0;
-        chip.classList.toggle("on", box.checked);
+        box.parentElement.classList.toggle("on", box.checked);
         translate();
-      });
-      chip.append(box, document.createTextNode(pretty(name)));
-      chips.append(chip);
+      }));
     }
-    row.append(chips);
-    targets.append(row);
   }
   $("source-group").hidden = false;
   $("target-group").hidden = false;
 }
 
-function control(title) {
+function group(title, parent) {
+  // A titled row of chips in parent; returns the chips' container.
   const row = document.createElement("div");
   row.className = "control";
   const label = document.createElement("span");
   label.className = "name";
   label.textContent = title;
-  row.append(label);
-  return row;
+  const chips = document.createElement("div");
+  chips.className = "chips";
+  row.append(label, chips);
+  parent.append(row);
+  return chips;
 }
 
 function choice(title, key, names, allowNone) {
-  const row = control(title);
-  const chips = document.createElement("div");
-  chips.className = "chips";
+  // One exclusive choice among names (allowNone: also "other", none of them on).
+  const holder = document.createDocumentFragment();
+  const chips = group(title, holder);
   chips.setAttribute("role", "radiogroup");
-  const options = allowNone ? [null, ...names] : names;
   const current = names.find((n) => state.target[n]) || null;
-  for (const name of options) {
-    const chip = document.createElement("label");
-    chip.className = "chip" + (name === current ? " on" : "");
-    const radio = document.createElement("input");
-    radio.type = "radio";
-    radio.name = key;
-    radio.value = name || "none";
-    radio.checked = name === current;
-    radio.dataset.target = name || key + ":none";
-    radio.addEventListener("change", () => {
-      setExclusive(state.target, names, name);
-      for (const other of chips.children) other.classList.toggle("on", other.firstChild === radio);
-      translate();
-    });
-    chip.append(radio, document.createTextNode(name ? pretty(name) : "other"));
-    chips.append(chip);
+  for (const name of allowNone ? [null, ...names] : names) {
+    const item = chip("radio", name ? pretty(name) : "other", name === current,
+      { target: name || key + ":none" }, (radio) => {
+        setExclusive(state.target, names, name);
+        for (const other of chips.children) other.classList.toggle("on", other.firstChild === radio);
+        translate();
+      });
+    item.firstChild.name = key;
+    item.firstChild.value = name || "none";
+    chips.append(item);
   }
-  row.append(chips);
-  return row;
+  return holder;
 }
 
 function pretty(name) {
