@@ -1,0 +1,409 @@
+"""What the web page does, without the web: models, uploads, translations, files.
+
+The server (:mod:`.server`) only turns HTTP requests into calls here. Every translation goes
+through :class:`~stargan_cli.translate.Translator` (its face detection, CelebA framing, label
+logic and :func:`~stargan_cli.faces.paste_back`), exactly as ``stargan translate`` does; the
+intensity slider only blends the generator label between the face's own label and the target's,
+as ``stargan grid --gif`` does.
+
+Files: uploads are decoded in memory; what the page shows (the upload as decoded, results,
+strips) is written into one temporary folder that :meth:`Workspace.close` removes. Only files
+this module wrote there are ever served, looked up by a random name, never by a path.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from PIL import Image, UnidentifiedImageError
+
+from ..attributes import HAIR_COLORS, target_name
+from ..errors import StarganError
+from ..faces import detect_faces, paste_back
+from ..grid.animation import interpolate
+from ..translate import load_image
+
+if TYPE_CHECKING:
+    from ..translate import TranslationResult, Translator
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+KEEP_UPLOADS = 6  # decoded photos kept in memory (up to 120 MB each at the pixel limit)
+KEEP_FILES = 64
+KEEP_MODELS = 2
+
+
+class TooLarge(StarganError):
+    """An upload over the size limit (answered with HTTP 413)."""
+
+
+class NotFound(StarganError):
+    """An image, face, model or file id the server does not have (HTTP 404)."""
+
+
+def megabytes(n: float) -> str:
+    """``n`` bytes as "2.5 MB" (three significant digits)."""
+    return f"{n / 2**20:.3g} MB"
+
+
+def too_large_message(size: int | None, limit: int) -> str:
+    """What the page says about an upload of ``size`` bytes (None: more than it read)."""
+    shown = f"is {megabytes(size)}" if size is not None else f"is over {megabytes(limit)}"
+    return f"the file {shown}; photos up to {megabytes(limit)} are accepted"
+
+
+def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Image:
+    """The uploaded bytes as an RGB image (EXIF orientation applied), or a StarganError that
+    says what is wrong: empty, too many bytes or pixels, or not an image PIL can read."""
+    if not data:
+        raise StarganError("the upload is empty: choose a photo (JPEG, PNG, WebP or BMP)")
+    if len(data) > max_bytes:
+        raise TooLarge(too_large_message(len(data), max_bytes))
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size  # read from the header, before decoding any pixels
+            if width * height > max_pixels:
+                raise TooLarge(
+                    f"the photo is {width}x{height} pixels; up to {max_pixels / 1e6:.0f} megapixels are accepted"
+                )
+            probe.load()
+            return load_image(probe)
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise StarganError("that file is not an image we can read: choose a JPEG, PNG, WebP or BMP photo") from None
+    except (OSError, ValueError, SyntaxError) as err:
+        raise StarganError(f"the image could not be decoded ({err}): it may be truncated or damaged") from None
+
+
+@dataclass
+class Upload:
+    """One decoded photo and the faces found in it (left to right)."""
+
+    id: str
+    image: Image.Image
+    name: str
+    file: str
+    faces: list[Any]
+    prepared: dict[tuple[int, int | None], "TranslationResult"] = field(default_factory=dict)
+
+
+class Workspace:
+    """The temporary folder of one server: files written there get a random name, and only
+    those names are served. Oldest files beyond ``keep`` are deleted; :meth:`close` removes
+    the folder."""
+
+    def __init__(self, keep: int = KEEP_FILES) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="stargan-app-"))
+        self.keep = keep
+        self._files: OrderedDict[str, Path] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def save(self, image: Image.Image, kind: str = "png") -> str:
+        """Write ``image`` (PNG, or JPEG with ``kind="jpg"``) and return the name to fetch it by."""
+        name = f"{secrets.token_urlsafe(12)}.{kind}"
+        path = self.root / name
+        if kind == "jpg":
+            image.save(path, "JPEG", quality=92)
+        else:
+            image.save(path, "PNG", compress_level=1)  # fast: these files are local and short-lived
+        with self._lock:
+            self._files[name] = path
+            while len(self._files) > self.keep:
+                _, old = self._files.popitem(last=False)
+                old.unlink(missing_ok=True)
+        return name
+
+    def path(self, name: str) -> Path:
+        """The file written as ``name``; NotFound for any other name."""
+        with self._lock:
+            found = self._files.get(name)
+        if found is None or not found.is_file():
+            raise NotFound("no such file (it may have been replaced by newer results)")
+        return found
+
+    def forget(self, name: str) -> None:
+        """Delete the file written as ``name`` (if still there)."""
+        with self._lock:
+            path = self._files.pop(name, None)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Remove the folder and everything in it."""
+        with self._lock:
+            self._files.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class ModelEntry:
+    """A model the page offers: its display name and what resolves it (None: the default)."""
+
+    name: str
+    spec: str | None
+
+
+class Models:
+    """The models the page can switch between, loaded on first use (at most ``keep`` at once).
+
+    ``specs``: the ``--model`` values (names or paths; none: the default model, resolved as
+    every command resolves it). Installed models are offered after them.
+    """
+
+    def __init__(self, specs: Sequence[str] = (), *, device: str | None = None, keep: int = KEEP_MODELS,
+                 include_installed: bool = True) -> None:
+        from ..model_store import DEFAULT_MODEL, display_names, installed_models, resolve_model
+
+        self.device = device
+        self.keep = keep
+        if specs:
+            self.entries = [ModelEntry(n, s) for n, s in zip(display_names(list(specs)), specs)]
+        else:
+            self.entries = [ModelEntry(DEFAULT_MODEL, None)]
+        if include_installed:
+            seen = {self._resolved(e) for e in self.entries}
+            names = {e.name for e in self.entries}
+            for name, path in installed_models():
+                if path.resolve() not in seen and name not in names:
+                    self.entries.append(ModelEntry(name, str(path)))
+        self._resolve = resolve_model
+        self._loaded: OrderedDict[str, "Translator"] = OrderedDict()
+
+    @staticmethod
+    def _resolved(entry: ModelEntry) -> Path | None:
+        from ..model_store import resolve_model
+
+        try:
+            return resolve_model(entry.spec, download=False).resolve()
+        except StarganError:
+            return None
+
+    @property
+    def default(self) -> str:
+        """The name of the model the page starts with."""
+        return self.entries[0].name
+
+    def names(self) -> list[str]:
+        """Display names, the default first."""
+        return [e.name for e in self.entries]
+
+    def get(self, name: str | None = None) -> "Translator":
+        """The loaded model called ``name`` (default: the first); loads it if needed."""
+        from ..translate import Translator
+
+        name = name or self.default
+        entry = next((e for e in self.entries if e.name == name), None)
+        if entry is None:
+            raise NotFound(f"unknown model {name!r}: choose one of {', '.join(self.names())}")
+        translator = self._loaded.get(name)
+        if translator is None:
+            translator = Translator(self._resolve(entry.spec), device=self.device)
+            self._loaded[name] = translator
+            while len(self._loaded) > self.keep:
+                self._loaded.popitem(last=False)
+        self._loaded.move_to_end(name)
+        return translator
+
+    def describe(self, name: str | None = None) -> dict[str, Any]:
+        """What the page needs to draw a model's controls."""
+        t = self.get(name)
+        split = t.exclusive_start
+        multi = list(t.attributes[:split])
+        return {
+            "name": name or self.default,
+            "attributes": list(t.attributes),
+            "hair": [a for a in multi if a in HAIR_COLORS],
+            "toggles": [a for a in multi if a not in HAIR_COLORS],
+            "domains": list(t.attributes[split:]),
+            "image_size": t.image_size,
+            "has_classifier": t.has_classifier,
+            "description": t.config.describe(),
+            "device": str(t.device),
+        }
+
+
+def start_label(translator: "Translator", source_label: Sequence[float]) -> list[float]:
+    """The generator label of the face as it is (the slider's 0 end), as ``grid --gif`` starts."""
+    if translator.exclusive_start == 0:  # single-label model: the label is the domain one-hot
+        return list(source_label)
+    return translator.target_label(source_label, {})
+
+
+def _values(mapping: Mapping[str, Any] | None, what: str) -> dict[str, float]:
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, Mapping):
+        raise StarganError(f"{what} must be an object of attribute: value")
+    try:
+        return {str(k): float(v) for k, v in mapping.items()}
+    except (TypeError, ValueError):
+        raise StarganError(f"{what} values must be numbers") from None
+
+
+class Engine:
+    """The page's operations over the models, the uploads and the workspace.
+
+    Model work is serialised by one lock: several users at once are queued, never run in
+    parallel on one device.
+    """
+
+    def __init__(self, models: Models, workspace: Workspace | None = None, *,
+                 max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS,
+                 keep_uploads: int = KEEP_UPLOADS) -> None:
+        self.models = models
+        self.workspace = workspace or Workspace()
+        self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        self.keep_uploads = keep_uploads
+        self.lock = threading.Lock()
+        self._uploads: OrderedDict[str, Upload] = OrderedDict()
+
+    def close(self) -> None:
+        """Forget everything and remove the temporary folder."""
+        self._uploads.clear()
+        self.workspace.close()
+
+    # ---- uploads -------------------------------------------------------------------------
+
+    def upload(self, data: bytes, name: str = "photo") -> dict[str, Any]:
+        """Decode and keep a photo, find its faces; what the page shows of it."""
+        image = decode_upload(data, self.max_bytes, self.max_pixels)
+        with self.lock:
+            faces = detect_faces(image)
+            file = self.workspace.save(image, "jpg")
+            upload = Upload(secrets.token_urlsafe(9), image, _stem(name), file, faces)
+            self._uploads[upload.id] = upload
+            while len(self._uploads) > self.keep_uploads:
+                _, old = self._uploads.popitem(last=False)
+                self.workspace.forget(old.file)
+        largest = max(range(len(faces)), key=lambda i: faces[i].area, default=-1)
+        return {
+            "image": upload.id,
+            "url": f"files/{file}",
+            "name": upload.name,
+            "width": image.width,
+            "height": image.height,
+            "faces": [
+                {"number": i + 1, "box": [round(b.x, 1), round(b.y, 1), round(b.w, 1), round(b.h, 1)]}
+                for i, b in enumerate(faces)
+            ],
+            "face": largest + 1 if faces else None,
+        }
+
+    def _upload(self, image_id: str) -> Upload:
+        upload = self._uploads.get(str(image_id))
+        if upload is None:
+            raise NotFound("that photo is no longer on the server: upload it again")
+        return upload
+
+    def _prepared(self, translator: "Translator", upload: Upload, face: int | None) -> "TranslationResult":
+        """The face's model-size crop, cut by the Translator exactly as ``translate`` does
+        (``face`` None: the whole photo as a face crop, like ``--no-detect``)."""
+        if face is not None and not 1 <= int(face) <= len(upload.faces):
+            raise NotFound(f"face {face} does not exist: the photo has {len(upload.faces)} face(s)")
+        key = (translator.image_size, None if face is None else int(face))
+        result = upload.prepared.get(key)
+        if result is None:
+            result = translator.prepare(upload.image, detect=face is not None, face=key[1])
+            if result.error:
+                raise StarganError(result.error)
+            upload.prepared[key] = result
+        return result
+
+    # ---- model work ----------------------------------------------------------------------
+
+    def estimate(self, image_id: str, model: str | None, face: int | None) -> dict[str, Any]:
+        """The face's own attributes as the model's discriminator estimates them: probabilities
+        and the 0/1 label made of them (all off, ``estimated`` false, without a discriminator)."""
+        upload = self._upload(image_id)
+        with self.lock:
+            translator = self.models.get(model)
+            prepared = self._prepared(translator, upload, face)
+            if not translator.has_classifier:
+                return {"estimated": False, "scores": None,
+                        "label": {a: 0.0 for a in translator.attributes},
+                        "message": "this model has no discriminator to estimate the photo's attributes: set them yourself"}
+            square = prepared.faces[0].crop
+            scores = translator.classify(translator.square_tensor(square)[None])[0].tolist()
+        label = translator.label_from_scores(scores)
+        return {
+            "estimated": True,
+            "scores": {a: round(p, 4) for a, p in zip(translator.attributes, scores)},
+            "label": dict(zip(translator.attributes, label)),
+        }
+
+    def labels(self, translator: "Translator", source: Mapping[str, Any] | None,
+               to: Mapping[str, Any] | None, strength: float) -> tuple[list[float], list[float], list[float], dict[str, float]]:
+        """(start, target, sent, targets): the face's own generator label from ``source``
+        (attribute: value, on above 0.5), the label with the changes ``to`` applied, the label
+        sent to the model (``strength`` of the way from start to target), the checked changes."""
+        strength = float(strength)
+        if not 0.0 <= strength <= 1.0:
+            raise StarganError("intensity must be between 0 and 1")
+        source_label = translator.parse_source(_values(source, "source"))
+        targets = translator.parse_targets(_values(to, "to")) if to else {}
+        start = start_label(translator, source_label)
+        end = translator.target_label(source_label, targets) if targets else start
+        return start, end, interpolate(start, end, strength), targets
+
+    def translate(self, image_id: str, model: str | None, face: int | None, source: Mapping[str, Any] | None,
+                  to: Mapping[str, Any] | None, strength: float = 1.0) -> dict[str, Any]:
+        """The photo with the face translated (the model-size square when ``face`` is None)."""
+        upload = self._upload(image_id)
+        with self.lock:
+            translator = self.models.get(model)
+            start, end, label, targets = self.labels(translator, source, to, strength)
+            prepared = self._prepared(translator, upload, face)
+            chosen = prepared.faces[0]
+            square = translator.generate_squares([chosen.crop], [label])[0]
+        out = square if chosen.box is None else paste_back(upload.image, square, chosen.box)
+        file = self.workspace.save(out)
+        names = list(translator.attributes)
+        return {
+            "url": f"files/{file}",
+            "width": out.width,
+            "height": out.height,
+            "label": {a: round(v, 4) for a, v in zip(names, label)},
+            "start": {a: round(v, 4) for a, v in zip(names, start)},
+            "target": {a: round(v, 4) for a, v in zip(names, end)},
+            "download": f"{upload.name}.{output_name(targets, float(strength))}.png",
+        }
+
+    def strip(self, image_id: str, model: str | None, face: int | None, source: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The face, then one translation per attribute (``translate --all``'s strip)."""
+        upload = self._upload(image_id)
+        with self.lock:
+            translator = self.models.get(model)
+            given = translator.parse_source(_values(source, "source")) if source is not None else None
+            if face is not None and not 1 <= int(face) <= len(upload.faces):
+                raise NotFound(f"face {face} does not exist: the photo has {len(upload.faces)} face(s)")
+            result = translator.translate_all(
+                upload.image, source=None if given is None else dict(zip(translator.attributes, given)),
+                detect=face is not None, face=None if face is None else int(face),
+            )
+            sheet = result.strip()
+        file = self.workspace.save(sheet)
+        return {"url": f"files/{file}", "width": sheet.width, "height": sheet.height,
+                "targets": result.targets, "download": f"{upload.name}.all.png"}
+
+
+def _stem(name: str) -> str:
+    stem = Path(str(name)).stem if name else "photo"
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:60].strip("_")
+    return cleaned or "photo"
+
+
+def output_name(targets: Mapping[str, float], strength: float) -> str:
+    """The download's name part, as ``translate`` names outputs (``Blond_Hair+Male=0``);
+    hair colours turned off by turning another on are left out, a partial intensity added."""
+    hair_on = any(a in HAIR_COLORS and v > 0 for a, v in targets.items())
+    shown = {a: v for a, v in targets.items() if not (hair_on and a in HAIR_COLORS and v <= 0)}
+    name = target_name(shown) if shown else "same"
+    return name if strength >= 1 else f"{name}@{round(100 * strength)}"

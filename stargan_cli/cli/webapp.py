@@ -1,0 +1,92 @@
+"""`stargan app`: serve the translation page on this machine.
+
+Thin layer: the page and its API are :mod:`stargan_cli.app`; this module checks the extra is
+installed, binds the socket, prints the address, opens the browser and stops on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import StarganError
+from .common import DeviceOption, console, err_console
+
+# Rich markup would read [app] as a tag: the backslash keeps the bracket.
+HELP = """Serve a web page to translate photos, on this machine.
+
+Upload a photo or take one with the camera, pick a face, choose the hair colour and other
+attributes, set the intensity, and download the result. The page uses the same face detection,
+framing and blending as `stargan translate`. It listens on 127.0.0.1 unless --host says
+otherwise; Ctrl-C stops it. Needs the app extra: pip install -e ".\\[app]".
+
+Examples:
+
+  stargan app
+
+  stargan app -m runs/mine/final.pt -m stargan-celeba-128 --port 8000 --no-browser
+"""
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""
+
+    @app.command("app", help=HELP)
+    def app_cmd(
+        model: Annotated[
+            Optional[list[str]],
+            typer.Option("--model", "-m", help="Model name, checkpoint or official NNNNNN-G.ckpt; repeat to offer several (the first is shown first). Default: the default model, plus every installed model.", show_default=False),
+        ] = None,
+        host: Annotated[str, typer.Option("--host", help="Address to listen on. Anything but 127.0.0.1/localhost lets other machines use the page.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).", min=0, max=65535)] = 7860,
+        no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open the page in a browser.")] = False,
+        max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest photo accepted, in MB.", min=0.1)] = 20.0,
+        device: DeviceOption = None,
+    ) -> None:
+        from ..app import INSTALL_HINT, missing_dependency
+
+        if missing_dependency() is not None:
+            raise StarganError(INSTALL_HINT)
+        import threading
+        import time
+        import webbrowser
+
+        from ..app import serving
+        from ..app.engine import Engine, Models
+        from ..app.server import create_app
+
+        models = Models(model or (), device=device)
+        translator = models.get()  # load (or download) the first model now: its errors end the command here
+        console.print(
+            f"Model: {models.default}: {', '.join(translator.attributes)} ({translator.config.describe()}) on {translator.device}",
+            highlight=False, soft_wrap=True,
+        )
+        sock = serving.bind(host, port)
+        engine = Engine(models, max_bytes=int(max_upload_mb * 2**20))
+        loopback = serving.is_loopback(host)
+        server = serving.server(create_app(engine, allowed_hosts=[*serving.LOOPBACK_NAMES] if loopback else None))
+        url = serving.url_of(sock, host)
+        if not loopback:
+            err_console.print(
+                f"[bold yellow]Warning:[/] listening on {host}: anyone who can reach this machine on the "
+                "network can use the page, upload photos and run the model.", highlight=False, soft_wrap=True,
+            )
+        console.print(f"Serving on {url} (Ctrl-C to stop)", highlight=False, soft_wrap=True)
+
+        if not no_browser:
+            def open_when_ready() -> None:
+                for _ in range(200):
+                    if server.started:
+                        webbrowser.open(url)
+                        return
+                    time.sleep(0.05)
+
+            threading.Thread(target=open_when_ready, daemon=True).start()
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled once it has stopped
+            pass
+        finally:
+            engine.close()
+            sock.close()
+        console.print("Stopped.", highlight=False)
