@@ -12,12 +12,13 @@ saw faces in training. :meth:`Frame.from_box` is the same for an axis-aligned Ce
 out of the photo at the model's size; :func:`paste_square` warps the translated square back
 with the inverse transform. How it is brought back is the ``mode`` (:data:`PASTE_MODES`):
 
-- ``"delta"`` (default): only what the model changed, ``G(x) - x``, is scaled up and added to
-  the photo, so the photo keeps its own resolution and fine detail; an unchanged square leaves
-  the photo exactly as it was.
-- ``"masked"``: the same difference, applied only where it is large (a soft mask of the
-  smoothed change), so the model's small errors elsewhere (slight blur, colour drift) are
-  dropped too.
+- ``"delta"``: only what the model changed, ``G(x) - x``, is scaled up and added to the photo,
+  so the photo keeps its own resolution and fine detail; an unchanged square leaves the photo
+  exactly as it was.
+- ``"masked"`` (default): the same difference, applied only where it is large (a soft mask of
+  the smoothed change), so the model's small errors elsewhere (slight blur, colour drift) are
+  dropped too. Chosen by measurement: with the bundled model it kept slightly more of the photo
+  than ``delta`` and far more than ``replace`` (``benchmarks/paste_detail.py``).
 - ``"replace"``: the model's square itself, scaled up, replaces the photo (the old behaviour).
 
 In every mode the result is blended in with a feathered edge, and pixels outside the square's
@@ -37,7 +38,7 @@ from .faces import Box, _as_array, feather_mask
 from .images import CELEBA_HEIGHT, CELEBA_WIDTH
 
 PASTE_MODES = ("delta", "masked", "replace")
-DEFAULT_PASTE = "delta"
+DEFAULT_PASTE = "masked"
 # Where MTCNN's five landmarks lie in CelebA's aligned 178x218 images: the median over the
 # first 200 training images of the CelebA subset (found in 199; ``python
 # benchmarks/align_accuracy.py --template 200`` measures it). Left eye, right eye, nose, left

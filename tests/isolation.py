@@ -17,7 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+# 0.0.0.0 and :: are the wildcard addresses a local server binds to: no traffic leaves the machine.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "0.0.0.0", "::"})
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _WRITE_EVENTS = frozenset({
     "os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.link", "os.symlink", "os.truncate",

@@ -61,5 +61,6 @@ def test_list_shows_known_and_installed_sizes(monkeypatch):
     assert result.exit_code == 0, result.output
     rows = {line.split()[1]: line for line in result.output.splitlines() if line.startswith("│ ")}
     assert "2.9 KiB" in rows[OFFICIAL]  # installed: its size on disk
-    assert "~104 MB" in rows["inception"]  # not installed: the size torchvision publishes
+    assert "not published" in rows["inception"]  # not installed, no published size
+    assert "(bundled)" in rows["stargan-celeba-mini"] and "MiB" in rows["stargan-celeba-mini"]
     assert "not published" in rows["celeba"] and "unknown" not in result.output

@@ -35,9 +35,10 @@ def error_lines(result) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("Error:")]
 
 
-def only_error(result) -> str:
-    """The one ``Error:`` line of a failed command that printed no traceback."""
-    assert result.exit_code == 1, result.output
+def only_error(result, code: int = 1) -> str:
+    """The one ``Error:`` line of a failed command that printed no traceback (exit ``code``:
+    1, or 2 for a usage mistake)."""
+    assert result.exit_code == code, result.output
     assert "Traceback" not in result.output, result.output
     lines = error_lines(result)
     assert len(lines) == 1, result.output
@@ -160,11 +161,11 @@ def test_contradictory_targets_are_refused_by_translate(model_file, face, tmp_pa
     result = runner.invoke(app, ["translate", str(face), "--no-detect", "-m", str(model_file),
                                  "--source-attrs", "none", "--to", "Blond_Hair", "--to", "Black_Hair",
                                  "-o", str(tmp_path / "out")])
-    assert "hair colours are exclusive" in only_error(result)
+    assert "hair colours are exclusive" in only_error(result, 2)
     assert not (tmp_path / "out").exists()
     result = runner.invoke(app, ["translate", str(face), "--no-detect", "-m", str(model_file),
                                  "--source-attrs", "none", "--to", "Blond_Hair", "--to", "Blond_Hair=0"])
-    assert "Blond_Hair is given twice (Blond_Hair and Blond_Hair=0)" in only_error(result)
+    assert "Blond_Hair is given twice (Blond_Hair and Blond_Hair=0)" in only_error(result, 2)
 
 
 def test_contradictory_targets_are_refused_by_grid(model_file, face, tmp_path):
@@ -172,7 +173,7 @@ def test_contradictory_targets_are_refused_by_grid(model_file, face, tmp_path):
     for to in ("Blond_Hair+Black_Hair", "Male+Male=0"):
         result = runner.invoke(app, ["grid", str(face), "--no-detect", "-m", str(model_file),
                                      "--source-attrs", "none", "--to", to, "-o", str(out)])
-        assert "exclusive" in only_error(result) or "given twice" in only_error(result)
+        assert "exclusive" in only_error(result, 2) or "given twice" in only_error(result, 2)
     assert not out.exists()
 
 
@@ -180,7 +181,7 @@ def test_contradictory_targets_are_refused_by_webcam(model_file, tmp_path):
     video = _tiny_video(tmp_path / "clip.mp4")
     result = runner.invoke(app, ["webcam", "--source", str(video), "--headless", "--model", str(model_file),
                                  "--source-attrs", "none", "--to", "Blond_Hair,Black_Hair"])
-    assert "hair colours are exclusive" in only_error(result)
+    assert "hair colours are exclusive" in only_error(result, 2)
 
 
 # ---- 8. atomic writes flush a writable handle (Windows refuses to fsync a read-only one) -----

@@ -285,4 +285,5 @@ def test_registry_default_attributes_are_known_without_loading():
 
     assert known_attributes(None) == registry.ASSETS[registry.DEFAULT_MODEL].attributes
     assert known_attributes("runs/x/final.pt") is None
-    assert needs_download(None) and not needs_download("runs/x/final.pt")
+    assert not needs_download(None)  # the default model ships with the package
+    assert needs_download("stargan-celeba-128") and not needs_download("runs/x/final.pt")

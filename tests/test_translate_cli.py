@@ -125,11 +125,11 @@ def test_paste_modes_choose_how_the_face_goes_back(photo, ckpt, tmp_path):
     assert np.array_equal(outs["replace"], np.asarray(api).astype(int))
     # (masked = delta here: an untrained model changes the whole square a lot; test_align covers masked.)
     assert not np.array_equal(outs["delta"], outs["replace"])
-    # The default is delta.
+    # The default is masked (chosen by benchmarks/paste_detail.py).
     assert run(photo, "--to", "Black_Hair", "-m", ckpt, "-o", tmp_path / "default.png").exit_code == 0
-    assert np.array_equal(pixels(tmp_path / "default.png"), outs["delta"])
+    assert np.array_equal(pixels(tmp_path / "default.png"), outs["masked"])
     bad = run(photo, "--to", "Black_Hair", "-m", ckpt, "--paste", "blend")
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert error_line(bad) == "Error: --paste must be one of delta, masked, replace, not 'blend'"
 
 

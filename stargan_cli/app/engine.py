@@ -2,7 +2,7 @@
 
 The server (:mod:`.server`) only turns HTTP requests into calls here. Every translation goes
 through :class:`~stargan_cli.translate.Translator` (its face detection, CelebA framing, label
-logic and :func:`~stargan_cli.faces.paste_back`), exactly as ``stargan translate`` does; the
+logic and :func:`~stargan_cli.align.paste_square`), exactly as ``stargan translate`` does; the
 intensity slider only blends the generator label between the face's own label and the target's,
 as ``stargan grid --gif`` does.
 
@@ -27,7 +27,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ..attributes import HAIR_COLORS, target_name
 from ..errors import StarganError
-from ..faces import detect_faces, paste_back
+from ..align import DEFAULT_PASTE, paste_square
+from ..landmarks import detect_landmarks
 from ..grid.animation import interpolate
 from ..translate import load_image
 
@@ -276,7 +277,7 @@ class Engine:
         """Decode and keep a photo, find its faces; what the page shows of it."""
         image = decode_upload(data, self.max_bytes, self.max_pixels)
         with self.lock:
-            faces = detect_faces(image)
+            faces = [found.box for found in detect_landmarks(image)]  # numbered as translate numbers them
             file = self.workspace.save(image, "jpg")
             upload = Upload(secrets.token_urlsafe(9), image, _stem(name), file, faces)
             self._uploads[upload.id] = upload
@@ -363,7 +364,8 @@ class Engine:
             prepared = self._prepared(translator, upload, face)
             chosen = prepared.faces[0]
             square = translator.generate_squares([chosen.crop], [label])[0]
-        out = square if chosen.box is None else paste_back(upload.image, square, chosen.box)
+        out = square if chosen.frame is None else paste_square(upload.image, square, chosen.frame, source=chosen.crop,
+                                                                mode=DEFAULT_PASTE)
         file = self.workspace.save(out)
         names = list(translator.attributes)
         return {

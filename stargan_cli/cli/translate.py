@@ -175,7 +175,7 @@ def register(app: typer.Typer) -> None:
                 "changed; keeps the photo's detail), masked (the same, only where the change is large), "
                 "replace (the model's square scaled up).",
             ),
-        ] = "delta",
+        ] = "masked",
         crop_only: Annotated[
             bool, typer.Option("--crop-only", help="Write only the translated face squares (NAME.faceN.<target>.png when several).")
         ] = False,

@@ -19,7 +19,7 @@ HELP = """Serve a web page to translate photos, on this machine.
 Upload a photo or take one with the camera, pick a face, choose the hair colour and other
 attributes, set the intensity, and download the result. The page uses the same face detection,
 framing and blending as `stargan translate`. It listens on 127.0.0.1 unless --host says
-otherwise; Ctrl-C stops it. Needs the app extra: pip install -e ".\\[app]".
+otherwise; Ctrl-C stops it. Needs the app extra: pip install -e ".[app]".
 
 Examples:
 

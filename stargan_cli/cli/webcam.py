@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
                 help="How the translated face goes back into the frame: delta (only what the model changed), "
                 "masked (the same, only where the change is large) or replace (the model's square).",
             ),
-        ] = "delta",
+        ] = "masked",
         no_paste: Annotated[
             bool,
             typer.Option("--no-paste", help="Show the model's square alone instead of the frame (key p toggles)."),
