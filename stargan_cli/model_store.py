@@ -34,6 +34,14 @@ def installed_models() -> list[tuple[str, Path]]:
     )
 
 
+def _installed_path(name: str) -> Path | None:
+    """The installed model called ``name`` (or its lower-case form), else None."""
+    for installed_name, path in installed_models():
+        if installed_name == name or installed_name == name.lower():
+            return path
+    return None
+
+
 def _looks_like_path(spec: str) -> bool:
     return "/" in spec or "\\" in spec or spec.startswith("~") or spec.lower().endswith(_PATH_SUFFIXES)
 
@@ -71,9 +79,9 @@ def resolve_model(spec: str | None, *, download: bool = True, quiet: bool = Fals
         inside = sorted(p.name for p in candidate.iterdir() if p.suffix.lower() in _PATH_SUFFIXES)
         shown = f" (it holds {', '.join(inside[:5])})" if inside else ""
         raise StarganError(f"{candidate} is a folder: pass one checkpoint file inside it{shown}")
-    for installed_name, path in installed_models():
-        if installed_name == name or installed_name == name.lower():
-            return path
+    installed = _installed_path(name)
+    if installed is not None:
+        return installed
     asset = registry.ASSETS.get(name.lower())
     if asset is not None:
         return _fetch_registered(asset, download=download, quiet=quiet)
@@ -88,7 +96,7 @@ def needs_download(spec: str | None) -> bool:
     name = DEFAULT_MODEL if spec is None else str(spec).strip()
     if spec is not None and Path(name).expanduser().exists():
         return False
-    if any(installed == name or installed == name.lower() for installed, _ in installed_models()):
+    if _installed_path(name) is not None:
         return False
     asset = registry.ASSETS.get(name.lower())
     return asset is not None and asset.is_model and not asset.target().is_file()

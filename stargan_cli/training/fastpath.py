@@ -224,6 +224,12 @@ def compile_networks(nets: Networks) -> None:
 
 
 # ----------------------------------------------------------------------------- one iteration
+def _real_images(images: torch.Tensor, generator: torch.Generator | None, channels_last: bool) -> torch.Tensor:
+    """A device batch of uint8 images as randomly flipped [-1, 1] floats, in the step's layout."""
+    x_real = prepare_images(images, generator)
+    return x_real.contiguous(memory_format=torch.channels_last) if channels_last else x_real
+
+
 def run_iteration(
     nets: Networks,
     weights: LossWeights,
@@ -241,9 +247,7 @@ def run_iteration(
     ``train_g``. Returns the D losses and the G losses (None without a G step).
     The fake images are computed once for both steps (:func:`.step.fake_images`).
     ``d_step``/``g_step`` replace the step functions (same signatures)."""
-    x_real = prepare_images(images, generator)
-    if channels_last:
-        x_real = x_real.contiguous(memory_format=torch.channels_last)
+    x_real = _real_images(images, generator, channels_last)
     label_trg = random_targets(labels, part, generator)
     c_org = model_label(labels, part, c_dim)
     c_trg = model_label(label_trg, part, c_dim)
@@ -264,10 +268,7 @@ def run_identity_iteration(
 ) -> torch.Tensor:
     """One warm-up iteration on a device batch (flips, then :func:`.step.identity_step`);
     returns the G losses."""
-    x_real = prepare_images(images, generator)
-    if channels_last:
-        x_real = x_real.contiguous(memory_format=torch.channels_last)
-    return identity_step(nets, x_real, model_label(labels, part, c_dim))
+    return identity_step(nets, _real_images(images, generator, channels_last), model_label(labels, part, c_dim))
 
 
 class CudaGraphBackend:
