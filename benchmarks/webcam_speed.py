@@ -1,6 +1,7 @@
 """Frames per second of the webcam loop on a video file, with the time split by stage.
 
     python benchmarks/webcam_speed.py [--frames 30] [--runs 3] [--size 640x480] [--detect-every 5]
+    python benchmarks/webcam_speed.py --code /tmp/base   # before: an older checkout (git archive REV)
 
 Writes a synthetic 25 fps video (the packaged astronaut portrait drifting over a gradient, so
 the face detector finds a face in every frame) and runs :func:`stargan_cli.webcam.run_webcam`
@@ -25,8 +26,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
-from stargan_cli.webcam import STAGES  # noqa: E402
 
 
 def write_video(path: Path, frames: int, size: tuple[int, int], fps: float = 25.0) -> Path:
@@ -87,7 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="640x480", help="video frame size WxH")
     parser.add_argument("--detect-every", type=int, default=5)
     parser.add_argument("--devices", default="auto", help="comma list (cpu,cuda) or auto: cpu and cuda when present")
+    parser.add_argument("--code", type=Path, default=None, help="measure the package in this folder instead")
     args = parser.parse_args(argv)
+
+    if args.code is not None:
+        sys.path.insert(0, str(args.code.resolve()))
+        for name in [m for m in sys.modules if m.startswith("stargan_cli")]:
+            del sys.modules[name]
+    import stargan_cli
+    from stargan_cli.webcam import STAGES
 
     import torch
 
@@ -99,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"video {width}x{height}, {args.frames} frames/run, {args.runs} runs, detect every "
         f"{args.detect_every}, model 128 px full size; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} CPU threads"
+        f"{torch.get_num_threads()} CPU threads; code: {Path(stargan_cli.__file__).parent}"
     )
     header = f"{'device':<8}{'dtype':<10}{'fps':>7}" + "".join(f"{s + ' ms':>12}" for s in STAGES)
     rows = []
