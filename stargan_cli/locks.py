@@ -30,17 +30,20 @@ class LockHeld(StarganError):
         self.pid = pid
 
 
-def _try_lock(fd: int) -> bool:
-    """Lock ``fd`` without waiting; False when another process holds it."""
-    if os.name == "nt":
-        import msvcrt
+def _try_lock_windows(fd: int) -> bool:
+    """``msvcrt`` byte-range lock of ``fd`` without waiting; False when another process holds it."""
+    import msvcrt
 
-        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
+    os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+    try:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _try_lock_posix(fd: int) -> bool:
+    """``flock`` of ``fd`` without waiting; False when another process holds it."""
     import fcntl
 
     try:
@@ -48,6 +51,9 @@ def _try_lock(fd: int) -> bool:
     except (BlockingIOError, PermissionError):
         return False
     return True
+
+
+_try_lock = _try_lock_windows if os.name == "nt" else _try_lock_posix
 
 
 def _read_pid(fd: int) -> int | None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -63,8 +64,12 @@ def face(tmp_path) -> Path:
 
 
 def _tiny_video(path: Path) -> Path:
+    return _long_video(path, frames=3)
+
+
+def _long_video(path: Path, frames: int) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (64, 64))
-    for _ in range(3):
+    for _ in range(frames):
         writer.write(np.zeros((64, 64, 3), np.uint8))
     writer.release()
     return path
@@ -325,6 +330,49 @@ def test_two_locks_on_one_file_exclude_each_other(tmp_path):
         pass
 
 
+class _FakeMsvcrt:
+    """Windows' ``msvcrt.locking`` byte-range locks, modelled on POSIX: a locked byte belongs to
+    the descriptor that locked it while that descriptor is open."""
+
+    LK_NBLCK = 2
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[int, int], int] = {}
+        self.calls: list[tuple[int, int, int]] = []
+
+    def locking(self, fd: int, mode: int, nbytes: int) -> None:
+        offset = os.lseek(fd, 0, os.SEEK_CUR)
+        self.calls.append((offset, mode, nbytes))
+        key = (os.fstat(fd).st_ino, offset)
+        holder = self.held.get(key)
+        if holder is not None and holder != fd and _is_open(holder, key[0]):
+            raise OSError(errno.EACCES, "Permission denied")  # what msvcrt raises for LK_NBLCK
+        self.held[key] = fd
+
+
+def _is_open(fd: int, inode: int) -> bool:
+    try:
+        return os.fstat(fd).st_ino == inode
+    except OSError:
+        return False
+
+
+def test_windows_lock_branch_locks_one_byte_past_the_pid(tmp_path, monkeypatch):
+    import stargan_cli.locks as locks
+
+    fake = _FakeMsvcrt()
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    monkeypatch.setattr(locks, "_try_lock", locks._try_lock_windows)
+    with locks.Lock(tmp_path / "a.lock", "thing A"):
+        # the PID stays readable to others (the locked byte is far past it) and is named
+        with pytest.raises(locks.LockHeld, match=f"\\(PID {os.getpid()}\\)"):
+            locks.Lock(tmp_path / "a.lock", "thing A").acquire()
+    assert fake.calls and all(call == (locks._WINDOWS_LOCK_OFFSET, fake.LK_NBLCK, 1) for call in fake.calls)
+    assert not (tmp_path / "a.lock").exists()
+    with locks.Lock(tmp_path / "a.lock", "thing A"):  # released: free again
+        pass
+
+
 def test_failed_start_leaves_no_run_folder(tmp_path):
     run = tmp_path / "run"
     with pytest.raises(StarganError):
@@ -491,6 +539,85 @@ def test_webcam_recording_into_a_read_only_folder_is_one_line(model_file, tmp_pa
     result = runner.invoke(app, ["webcam", "--source", str(video), "--headless", "--model", str(model_file),
                                  "--source-attrs", "none", "--output", str(out)])
     assert only_error(result).startswith(f"Error: read-only file system while writing {out}")
+
+
+def _free_bytes(monkeypatch, free: Callable[[], int]) -> None:
+    """Make the webcam recorder see ``free()`` bytes free on every disk."""
+    import shutil
+
+    import stargan_cli.webcam.recording as recording
+
+    def usage(path):
+        return shutil._ntuple_diskusage(1 << 40, (1 << 40) - free(), free())
+
+    monkeypatch.setattr(recording.shutil, "disk_usage", usage)
+
+
+def _record(model_file: Path, video: Path, out: Path):
+    return runner.invoke(app, ["webcam", "--source", str(video), "--headless", "--model", str(model_file),
+                               "--source-attrs", "none", "--output", str(out)])
+
+
+class _Writer:
+    """A stand-in for ``cv2.VideoWriter`` around a real one; ``drop`` makes it lose every frame
+    silently, as OpenCV's writer does when a frame cannot be written."""
+
+    def __init__(self, *args, drop: bool = False) -> None:
+        self._real = _REAL_WRITER(*args)
+        self.drop = drop
+        self.writes = 0
+        self.released = False
+
+    def isOpened(self) -> bool:
+        return self._real.isOpened()
+
+    def write(self, frame) -> None:
+        self.writes += 1
+        if not self.drop:
+            self._real.write(frame)
+
+    def release(self) -> None:
+        self.released = True
+        self._real.release()
+
+
+_REAL_WRITER = cv2.VideoWriter
+
+
+def _use_writer(monkeypatch, drop: bool) -> list[_Writer]:
+    made: list[_Writer] = []
+    monkeypatch.setattr(cv2, "VideoWriter", lambda *args: made.append(_Writer(*args, drop=drop)) or made[-1])
+    return made
+
+
+def test_webcam_recording_stops_when_the_disk_fills_up(model_file, tmp_path, monkeypatch):
+    # OpenCV's writer only logs a warning and drops frames when the disk is full: the recorder
+    # must notice by itself, stop, and leave no broken video behind.
+    video = _long_video(tmp_path / "clip.mp4", frames=30)
+    out = tmp_path / "rec" / "out.mp4"
+    out.parent.mkdir()
+    made = _use_writer(monkeypatch, drop=False)
+    _free_bytes(monkeypatch, lambda: 0 if made and made[0].writes >= 12 else 1 << 40)
+    result = _record(model_file, video, out)
+    assert only_error(result).startswith(f"Error: no space left on device while writing {out}")
+    assert 12 <= made[0].writes < 30  # stopped soon instead of recording into nothing
+    assert list(out.parent.iterdir()) == []
+
+
+def test_webcam_recording_that_comes_out_incomplete_is_one_line(model_file, tmp_path, monkeypatch):
+    video = _long_video(tmp_path / "clip.mp4", frames=8)
+    out = tmp_path / "rec" / "out.mp4"
+    out.parent.mkdir()
+    made = _use_writer(monkeypatch, drop=True)
+    result = _record(model_file, video, out)
+    assert only_error(result).startswith(f"Error: OpenCV could not write a complete video to {out}")
+    assert list(out.parent.iterdir()) == []
+    # the same failure on a disk that filled up at the end names the cause
+    made.clear()
+    _free_bytes(monkeypatch, lambda: 0 if made and made[0].released else 1 << 40)
+    result = _record(model_file, video, out)
+    assert only_error(result).startswith(f"Error: no space left on device while writing {out}")
+    assert list(out.parent.iterdir()) == []
 
 
 def test_any_unnamed_full_disk_error_is_still_one_line(monkeypatch):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import StarganError
-from ..fileio import atomic_write, publish, reserve_temp
+from ..fileio import atomic_write, publish, reserve_temp, storage_error
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
+# OpenCV's writer drops frames silently when the disk fills up (it only logs a warning), so the
+# recorder watches the free space itself: below this many bytes it stops with a clear error.
+MIN_FREE_BYTES = 1 << 20
+_FREE_CHECK_EVERY = 10  # frames
 
 
 def check_video_path(path: str | os.PathLike, overwrite: bool = True) -> Path:
@@ -57,18 +63,45 @@ class VideoRecorder:
         if (frame.shape[1], frame.shape[0]) != self.size:
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
         for _ in range(max(1, repeat)):
+            if self.frames % _FREE_CHECK_EVERY == 0:
+                self._check_space()
             self._writer.write(frame)
             self.frames += 1
 
+    def _check_space(self) -> None:
+        """Raise the ``no space left on device`` error when the video's disk is (nearly) full."""
+        if shutil.disk_usage(self._tmp.parent).free < MIN_FREE_BYTES:
+            raise _no_space(self.path)
+
     def finish(self) -> Path:
-        """Close the file and move it to its final name."""
+        """Close the file, check that it can be read back with every frame, and move it to its
+        final name; a video that came out incomplete is deleted with a clear error."""
+        import cv2
+
         self._writer.release()
+        capture = cv2.VideoCapture(str(self._tmp))
+        readable = capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) >= self.frames
+        capture.release()
+        if not readable:
+            self._tmp.unlink(missing_ok=True)
+            if shutil.disk_usage(self.path.parent).free < MIN_FREE_BYTES:
+                raise _no_space(self.path)
+            raise StarganError(
+                f"OpenCV could not write a complete video to {self.path}: try an .avi name or another folder"
+            )
         return publish(self._tmp, self.path)
 
     def abort(self) -> None:
         """Close and delete the partial file."""
         self._writer.release()
         self._tmp.unlink(missing_ok=True)
+
+
+def _no_space(path: Path) -> StarganError:
+    """The ``no space left on device while writing PATH`` error of :mod:`stargan_cli.fileio`."""
+    error = storage_error(OSError(errno.ENOSPC, "No space left on device"), path)
+    assert error is not None  # ENOSPC is always a storage error
+    return error
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
