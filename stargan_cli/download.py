@@ -36,7 +36,6 @@ USER_AGENT = f"stargan/{__version__} (StarGAN CLI; Python urllib)"
 PART_SUFFIX = ".part"
 LOCK_WAIT: float | None = None  # seconds to wait for another process's download of an asset; None: until it ends
 _CHUNK = 1 << 16
-_OFFICIAL_G = re.compile(r"^(\d+)-G\.ckpt$")
 _CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".pt")
 
 
@@ -499,9 +498,11 @@ def _file_in_folder(asset: Asset, folder: Path) -> Path:
     """What to install from ``--from FOLDER``: the official generator inside an unpacked model
     release; otherwise a StarganError that says what to pass instead."""
     if asset.install == "official":
+        from .legacy import official_step
+
         found = [p for p in folder.rglob("*-G.ckpt") if _is_official_generator_file(p)]
         if found:
-            return max(found, key=lambda p: (int(_OFFICIAL_G.match(p.name).group(1)), str(p)))
+            return max(found, key=lambda p: (official_step(p), str(p)))
         raise StarganError(f"--from {folder} is a folder without an official NNNNNN-G.ckpt: "
                            "pass the downloaded .zip or the -G.ckpt file")
     if asset.install == "dataset":
@@ -616,10 +617,9 @@ def _install_dataset(asset: Asset, tmp: Path, source: Path) -> Path:
 
 def _is_official_generator_file(path: Path) -> bool:
     """An official ``NNNNNN-G.ckpt`` (a torch file, itself a zip, so judged by its name)."""
-    from .legacy import OFFICIAL_STEP_RE
+    from .legacy import is_official_generator_name
 
-    match = OFFICIAL_STEP_RE.match(path.name)
-    return bool(match and match.group(2) == "G")
+    return is_official_generator_name(path)
 
 
 def _install_official(asset: Asset, tmp: Path, target: Path, meta: dict[str, Any]) -> Path:
@@ -632,10 +632,7 @@ def _convert_official(asset: Asset, g_path: Path, target: Path, meta: dict[str, 
     from . import legacy
     from .checkpoints import save_checkpoint
 
-    d_path = g_path.with_name(g_path.name.replace("-G.", "-D."))
-    checkpoint = legacy.convert_official(
-        g_path, d_path if d_path.is_file() else None, asset.attributes, asset.image_size
-    )
+    checkpoint = legacy.convert_official(g_path, None, asset.attributes, asset.image_size)
     checkpoint.meta.update(meta, source=meta["downloaded_from"])
     return save_checkpoint(checkpoint, target)
 
@@ -657,7 +654,7 @@ def _collection_stems(files: Sequence[Path], root: Path) -> list[str]:
     stems: list[str] = []
     for f, parts in zip(files, parents):
         folders = list(parts[common:])
-        words = folders if (_OFFICIAL_G.match(f.name) and folders) else [*folders, f.stem]
+        words = folders if (_is_official_generator_file(f) and folders) else [*folders, f.stem]
         stem = _slug("-".join(words)) or "model"
         unique, n = stem, 2
         while unique in stems:
@@ -672,7 +669,7 @@ def _install_collection(asset: Asset, tmp: Path, source: Path, meta: dict[str, A
 
     files = sorted(
         f for f in tmp.rglob("*") if f.is_file() and f.suffix.lower() in _CHECKPOINT_SUFFIXES
-        and not re.match(r"^\d+-D\.ckpt$", f.name)  # discriminators travel with their G
+        and not legacy.is_official_discriminator_name(f)  # discriminators travel with their G
     )
     out_dir = tmp / ".converted"
     out_dir.mkdir()

@@ -410,6 +410,7 @@ def _full_when(module, predicate, monkeypatch, code: int = errno.ENOSPC) -> None
 
 def test_full_disk_while_saving_a_checkpoint_keeps_the_last_good_one(celeba, tmp_path, monkeypatch):
     from stargan_cli import checkpoints
+    from stargan_cli.loading import load_checkpoint
 
     run = tmp_path / "run"
     _full_when(checkpoints, lambda p: p.name.startswith(".000004.pt."), monkeypatch)
@@ -418,7 +419,7 @@ def test_full_disk_while_saving_a_checkpoint_keeps_the_last_good_one(celeba, tmp
     line = only_error(result)
     assert line == f"Error: no space left on device while writing {run / 'checkpoints' / '000004.pt'}: " \
                    "free some space or choose another folder"
-    assert checkpoints.load_checkpoint(run / "checkpoints" / "000002.pt").step == 2
+    assert load_checkpoint(run / "checkpoints" / "000002.pt").step == 2
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["000002.pt"]  # no .tmp left
     assert not (run / ".lock").exists()
 

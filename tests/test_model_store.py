@@ -51,7 +51,7 @@ def test_default_and_installed_names(tiny_config):
 def test_file_paths_are_returned_as_is(tmp_path, tiny_config):
     import torch
 
-    from stargan_cli.checkpoints import load_checkpoint
+    from stargan_cli.loading import load_checkpoint
     from stargan_cli.models import Generator
 
     ours = _save_tiny(tmp_path / "anything.pt", tiny_config)
