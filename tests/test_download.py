@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from stargan_cli import archive, download, paths, registry
+from stargan_cli import archive, download, paths, registry, transfer
 from stargan_cli.errors import StarganError
 
 OFFICIAL = "stargan-celeba-128"
@@ -35,7 +35,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.delenv("STARGAN_OFFLINE", raising=False)
     monkeypatch.setenv("COLUMNS", "250")
     monkeypatch.setattr(
-        download, "DEFAULT_POLICY",
+        transfer, "DEFAULT_POLICY",
         download.RetryPolicy(attempts=3, timeout=5, backoff=0.5, sleep=lambda seconds: None),
     )
     return root
@@ -683,3 +683,9 @@ def test_damaged_checkpoint_inside_archive_is_named_by_archive_entry(tmp_path, h
     line = _error_line(result)
     assert "bad.zip:m/200000-G.ckpt" in line and ".tmp" not in line
     _assert_cache_clean(home)
+
+
+def test_every_install_kind_has_a_strategy():
+    from stargan_cli import installers
+
+    assert set(installers.STRATEGIES) == set(registry.INSTALL_KINDS) - {"bundled"}  # bundled: never installed

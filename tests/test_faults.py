@@ -629,10 +629,10 @@ def test_install_waits_for_another_process_and_says_so(versioned, monkeypatch, c
 
 
 def test_full_disk_while_downloading_is_one_line(versioned, tmp_path, monkeypatch):
-    from stargan_cli import download
+    from stargan_cli import download, transfer
 
     versioned.file = os.urandom(10_000)
-    _full_when(download, lambda p: p.suffix == ".part", monkeypatch)
+    _full_when(transfer, lambda p: p.suffix == ".part", monkeypatch)
     with pytest.raises(StarganError, match="no space left on device while writing .*model.pth.part"):
         download.fetch([_url(versioned)], tmp_path / "model.pth", name="m", quiet=True)
 

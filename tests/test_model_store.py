@@ -79,7 +79,7 @@ def test_no_download_allowed(monkeypatch):
 
 
 def test_unreachable_download_gives_one_line_with_manual_route(monkeypatch, capsys):
-    from stargan_cli import download
+    from stargan_cli import download, transfer
 
     monkeypatch.delenv("STARGAN_OFFLINE")
     with socket.socket() as sock:
@@ -87,7 +87,7 @@ def test_unreachable_download_gives_one_line_with_manual_route(monkeypatch, caps
         port = sock.getsockname()[1]
     asset = dataclasses.replace(registry.ASSETS[DEFAULT], urls=(f"http://127.0.0.1:{port}/m.zip",))
     monkeypatch.setitem(registry.ASSETS, DEFAULT, asset)
-    monkeypatch.setattr(download, "DEFAULT_POLICY",
+    monkeypatch.setattr(transfer, "DEFAULT_POLICY",
                         download.RetryPolicy(attempts=2, timeout=2, sleep=lambda s: None))
 
     with pytest.raises(StarganError) as err:
