@@ -117,3 +117,12 @@ def test_unknown_names_and_paths(tiny_config, tmp_path):
         model_store.resolve_model("celeba")
     with pytest.raises(StarganError, match="empty"):
         model_store.resolve_model("  ")
+
+
+def test_registry_default_attributes_are_known_without_loading():
+    from stargan_cli.model_store import known_attributes, needs_download
+
+    assert known_attributes(None) == registry.ASSETS[registry.DEFAULT_MODEL].attributes
+    assert known_attributes("runs/x/final.pt") is None
+    assert not needs_download(None)  # the default model ships with the package
+    assert needs_download("stargan-celeba-128") and not needs_download("runs/x/final.pt")
