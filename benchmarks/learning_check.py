@@ -29,10 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from stargan_cli.attributes import HAIR_COLORS, single_domain_targets  # noqa: E402
-from stargan_cli.checkpoints import build_models, load_checkpoint  # noqa: E402
+from stargan_cli.checkpoints import build_models  # noqa: E402
 from stargan_cli.data import load_celeba, sample_batch  # noqa: E402
 from stargan_cli.devices import select_device  # noqa: E402
 from stargan_cli.images import normalize  # noqa: E402
+from stargan_cli.loading import load_checkpoint  # noqa: E402
 from stargan_cli.models import build_discriminator, build_generator  # noqa: E402
 from stargan_cli.training import read_run_config  # noqa: E402
 from stargan_cli.training.runs import FINAL_NAME, checkpoint_path  # noqa: E402

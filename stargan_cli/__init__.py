@@ -20,7 +20,7 @@ _LAZY = {
     "Generator": "stargan_cli.models",
     "Discriminator": "stargan_cli.models",
     "Checkpoint": "stargan_cli.checkpoints",
-    "load_checkpoint": "stargan_cli.checkpoints",
+    "load_checkpoint": "stargan_cli.loading",
     "save_checkpoint": "stargan_cli.checkpoints",
     "select_device": "stargan_cli.devices",
     "resolve_model": "stargan_cli.model_store",

@@ -71,16 +71,17 @@ def safe_name(name: str, archive: str | os.PathLike = "archive") -> str:
     return "/".join(parts)
 
 
+def _entry(name: str, is_dir: bool, size: int, opener: Callable[[], BinaryIO]) -> _Entry:
+    """One checked entry: a folder (nothing to read) or a file of ``size`` bytes."""
+    return _Entry(name, True, 0, None) if is_dir else _Entry(name, False, size, opener)
+
+
 def _zip_entries(zf: zipfile.ZipFile, archive: Path) -> Iterator[_Entry]:
     for info in zf.infolist():
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise StarganError(f"refusing to unpack {archive}: entry {info.filename!r} is a symbolic link")
-        name = safe_name(info.filename, archive)
-        if info.is_dir():
-            yield _Entry(name, True, 0, None)
-        else:
-            yield _Entry(name, False, info.file_size, lambda info=info: zf.open(info))
+        yield _entry(safe_name(info.filename, archive), info.is_dir(), info.file_size, lambda info=info: zf.open(info))
 
 
 def _tar_entries(tf: tarfile.TarFile, archive: Path) -> Iterator[_Entry]:
@@ -92,11 +93,7 @@ def _tar_entries(tf: tarfile.TarFile, archive: Path) -> Iterator[_Entry]:
             )
         if not (member.isfile() or member.isdir()):
             raise StarganError(f"refusing to unpack {archive}: entry {member.name!r} is a device or fifo")
-        name = safe_name(member.name, archive)
-        if member.isdir():
-            yield _Entry(name, True, 0, None)
-        else:
-            yield _Entry(name, False, member.size, lambda m=member: tf.extractfile(m))
+        yield _entry(safe_name(member.name, archive), member.isdir(), member.size, lambda m=member: tf.extractfile(m))
 
 
 def _ratio_limit(archive: Path) -> int:

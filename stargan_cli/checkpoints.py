@@ -3,8 +3,8 @@
 A checkpoint holds the format version, the model config, the training step, the G and D
 weights, and for training checkpoints the optimizer, schedule and RNG states. Files are
 written atomically (temp file + rename) and read with ``torch.load(weights_only=True)``, which
-refuses pickled code. Official StarGAN ``NNNNNN-G.ckpt`` files and DLIM2020 checkpoints are
-recognised by their layout and converted on the fly (see :mod:`stargan_cli.legacy`).
+refuses pickled code. Loading a file of any layout (ours, official StarGAN, DLIM2020) is
+:func:`stargan_cli.loading.load_checkpoint`; this module knows only our own format.
 """
 
 from __future__ import annotations
@@ -120,46 +120,38 @@ def read_state_file(path: str | os.PathLike) -> Any:
         raise StarganError(f"{path} is not a readable checkpoint (truncated or corrupt: {detail})") from None
 
 
-def checkpoint_from_payload(payload: Any, path: Path) -> Checkpoint:
-    """Build a Checkpoint from what :func:`read_state_file` returned, converting legacy layouts."""
-    if isinstance(payload, dict) and payload.get("format") == FORMAT_NAME:
-        version = payload.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise StarganError(
-                f"{path} was written by a newer stargan (format {version}); upgrade stargan"
-            )
-        try:
-            config = ModelConfig.from_dict(payload["config"])
-            return Checkpoint(
-                config=config,
-                G=payload["G"],
-                D=payload.get("D"),
-                step=int(payload.get("step", 0)),
-                training=payload.get("training"),
-                meta=dict(payload.get("meta") or {}),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise StarganError(f"{path} is a damaged stargan checkpoint ({err})") from None
-    from . import legacy
-
-    converted = legacy.convert_any(payload, path)
-    if converted is None:
+def checkpoint_from_payload(payload: Any, path: Path) -> Checkpoint | None:
+    """Build a Checkpoint from what :func:`read_state_file` returned, when it is in our format;
+    ``None`` when it is not (another layout, or not a checkpoint at all)."""
+    if not (isinstance(payload, dict) and payload.get("format") == FORMAT_NAME):
+        return None
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
         raise StarganError(
-            f"{path} is not a StarGAN checkpoint: neither this tool's format, an official "
-            "NNNNNN-G.ckpt nor a DLIM2020 model"
+            f"{path} was written by a newer stargan (format {version}); upgrade stargan"
         )
-    return converted
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+        return Checkpoint(
+            config=config,
+            G=payload["G"],
+            D=payload.get("D"),
+            step=int(payload.get("step", 0)),
+            training=payload.get("training"),
+            meta=dict(payload.get("meta") or {}),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise StarganError(f"{path} is a damaged stargan checkpoint ({err})") from None
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Load a checkpoint of ours, an official ``NNNNNN-G.ckpt`` (its ``-D.ckpt`` beside it is
-    picked up) or a DLIM2020 file. Never executes pickled code; the stored config is checked
-    (:func:`check_config`) before anything is built from it."""
-    path = Path(path)
-    checkpoint = checkpoint_from_payload(read_state_file(path), path)
-    checkpoint.path = path
-    check_config(checkpoint)
-    return checkpoint
+def __getattr__(name: str) -> Any:
+    # Kept until every caller imports the loader: load_checkpoint lived here before it moved
+    # above this module (stargan_cli.loading), which it cannot import at the top.
+    if name == "load_checkpoint":
+        from .loading import load_checkpoint
+
+        return load_checkpoint
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Sizes a real model stays well inside; a config past them is damage (or an attack: a

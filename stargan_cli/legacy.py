@@ -8,6 +8,10 @@
   (index = argmax of the label; ``out = IN(x) * (1 + gain) + bias``, per-image statistics as
   its solver never calls ``eval()``) and unused ``stored_mean``/``stored_var`` buffers. Its
   convolutions and tables are mapped onto ours in network order, checked by shape.
+
+The official file-name rules (``NNNNNN-G.ckpt``, its ``-D.ckpt`` sibling) are here too, for
+everything that recognises such files. Loading a file of any layout, ours included, is
+:func:`stargan_cli.loading.load_checkpoint`.
 """
 
 from __future__ import annotations
@@ -17,14 +21,42 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .attributes import DEFAULT_ATTRIBUTES, HAIR_COLORS
-from .checkpoints import Checkpoint, read_state_file
+from .checkpoints import Checkpoint, build_models, read_state_file
 from .errors import StarganError
 from .models.config import ModelConfig
 
 if TYPE_CHECKING:
     import torch
 
+# The official release's file names: NNNNNN-G.ckpt, its discriminator NNNNNN-D.ckpt beside it.
 OFFICIAL_STEP_RE = re.compile(r"^(\d+)-([GD])\.ckpt$")
+
+
+def is_official_generator_name(path: Path) -> bool:
+    """Whether ``path`` is named as an official generator, ``NNNNNN-G.ckpt``."""
+    match = OFFICIAL_STEP_RE.match(path.name)
+    return bool(match and match.group(2) == "G")
+
+
+def is_official_discriminator_name(path: Path) -> bool:
+    """Whether ``path`` is named as an official discriminator, ``NNNNNN-D.ckpt``."""
+    match = OFFICIAL_STEP_RE.match(path.name)
+    return bool(match and match.group(2) == "D")
+
+
+def official_step(path: Path) -> int:
+    """The training step in an official file name (``200000-G.ckpt``: 200000), else 0."""
+    match = OFFICIAL_STEP_RE.match(path.name)
+    return int(match.group(1)) if match else 0
+
+
+def official_discriminator_path(g_path: Path) -> Path | None:
+    """The ``NNNNNN-D.ckpt`` beside an official ``NNNNNN-G.ckpt``, when it exists."""
+    match = OFFICIAL_STEP_RE.match(g_path.name)
+    if not match or match.group(2) != "G":
+        return None
+    sibling = g_path.with_name(f"{match.group(1)}-D.ckpt")
+    return sibling if sibling.exists() else None
 
 
 def _is_official_generator(state: Any) -> bool:
@@ -103,25 +135,12 @@ def convert_official(
         raise StarganError(f"{g_path} is not an official StarGAN generator checkpoint")
     d_state = None
     if d_path is None:
-        sibling = _official_sibling(g_path)
-        d_path = sibling if sibling is not None and sibling.exists() else None
+        d_path = official_discriminator_path(g_path)
     if d_path is not None:
         d_state = read_state_file(d_path)
         if not _is_official_discriminator(d_state):
             raise StarganError(f"{d_path} is not an official StarGAN discriminator checkpoint")
     return _official_checkpoint(g_state, d_state, g_path, attributes, image_size)
-
-
-def _official_sibling(g_path: Path) -> Path | None:
-    match = OFFICIAL_STEP_RE.match(g_path.name)
-    if not match or match.group(2) != "G":
-        return None
-    return g_path.with_name(f"{match.group(1)}-D.ckpt")
-
-
-def _official_step(path: Path) -> int:
-    match = OFFICIAL_STEP_RE.match(path.name)
-    return int(match.group(1)) if match else 0
 
 
 def _official_checkpoint(
@@ -132,11 +151,9 @@ def _official_checkpoint(
         config=config,
         G=dict(g_state),
         D=dict(d_state) if d_state is not None else None,
-        step=_official_step(g_path),
+        step=official_step(g_path),
         meta={"source": str(g_path), "origin": "official StarGAN release"},
     )
-    from .checkpoints import build_models
-
     build_models(ckpt, "cpu")  # strict shape/name check with a clear error
     return ckpt
 
@@ -193,9 +210,9 @@ def convert_dlim2020(
 def convert_any(payload: Any, path: Path) -> Checkpoint | None:
     """Convert a foreign payload read from ``path``; ``None`` when its layout is unknown."""
     if _is_official_generator(payload):
-        sibling = _official_sibling(path)
+        sibling = official_discriminator_path(path)
         d_state = None
-        if sibling is not None and sibling.exists():
+        if sibling is not None:
             d_state = read_state_file(sibling)
             if not _is_official_discriminator(d_state):
                 d_state = None

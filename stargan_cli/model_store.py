@@ -133,6 +133,7 @@ def check_targets_early(to: Sequence[str] | None, spec: str | None) -> dict[str,
 
 def _fetch_registered(asset: registry.Asset, *, download: bool, quiet: bool) -> Path:
     from . import download as downloader
+    from .transfer import OFFLINE_ENV, is_offline
 
     if not asset.is_model:
         if asset.install == "collection":
@@ -150,9 +151,9 @@ def _fetch_registered(asset: registry.Asset, *, download: bool, quiet: bool) -> 
         )
     if not download:
         raise StarganError(f"model {asset.name} is not installed: run `stargan download {asset.name}`")
-    if downloader.is_offline():
+    if is_offline():
         raise StarganError(
-            f"model {asset.name} is not installed and {downloader.OFFLINE_ENV}=1 forbids downloading it: "
+            f"model {asset.name} is not installed and {OFFLINE_ENV}=1 forbids downloading it: "
             f"get {asset.urls[0]} by hand and run `stargan download {asset.name} --from FILE`, "
             f"{OWN_MODEL_HINT}"
         )

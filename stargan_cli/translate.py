@@ -183,8 +183,9 @@ class Translator:
     ) -> None:
         import torch
 
-        from .checkpoints import Checkpoint, build_models, load_checkpoint
+        from .checkpoints import Checkpoint, build_models
         from .devices import inference_dtype, select_device
+        from .loading import load_checkpoint
 
         self.device = device if isinstance(device, torch.device) else select_device(device)
         if checkpoint is not None:

@@ -7,7 +7,7 @@ import torch
 from typer.testing import CliRunner
 
 from stargan_cli.cli import app
-from stargan_cli.checkpoints import load_checkpoint
+from stargan_cli.loading import load_checkpoint
 from stargan_cli.training import train
 from stargan_cli.training.augment import augment, cutout, parse_policy, translate
 

@@ -1,19 +1,17 @@
-"""Checkpoint format, official/DLIM2020 import and their errors."""
+"""Checkpoint format, loading and their errors."""
 
 from __future__ import annotations
 
 import os
 import pickle
-import re
 
 import pytest
 import torch
-from torch import nn
 
-from stargan_cli.checkpoints import Checkpoint, build_models, load_checkpoint, save_checkpoint
+from stargan_cli.checkpoints import Checkpoint, build_models, save_checkpoint
 from stargan_cli.errors import StarganError
-from stargan_cli.legacy import convert_dlim2020, convert_official
-from stargan_cli.models import Discriminator, Generator, ModelConfig, build_discriminator, build_generator
+from stargan_cli.loading import load_checkpoint
+from stargan_cli.models import ModelConfig, build_discriminator, build_generator
 
 
 def make_checkpoint(config: ModelConfig, seed: int = 0) -> Checkpoint:
@@ -102,126 +100,6 @@ def test_mismatched_weights_are_a_clear_error(tmp_path, tiny_config):
     path = save_checkpoint(ckpt, tmp_path / "m.pt")
     with pytest.raises(StarganError, match="do not match"):
         build_models(load_checkpoint(path))
-
-
-def official_pair(tmp_path, conv=8, repeat=2, size=32, d_repeat=3):
-    """State dicts laid out as the official release (its own module definitions)."""
-    torch.manual_seed(3)
-
-    def IN(n):
-        return nn.InstanceNorm2d(n, affine=True, track_running_stats=True)
-
-    class Res(nn.Module):
-        def __init__(self, d):
-            super().__init__()
-            self.main = nn.Sequential(nn.Conv2d(d, d, 3, 1, 1, bias=False), IN(d), nn.ReLU(True),
-                                      nn.Conv2d(d, d, 3, 1, 1, bias=False), IN(d))
-
-    layers = [nn.Conv2d(3 + 5, conv, 7, 1, 3, bias=False), IN(conv), nn.ReLU(True)]
-    d = conv
-    for _ in range(2):
-        layers += [nn.Conv2d(d, d * 2, 4, 2, 1, bias=False), IN(d * 2), nn.ReLU(True)]
-        d *= 2
-    layers += [Res(d) for _ in range(repeat)]
-    for _ in range(2):
-        layers += [nn.ConvTranspose2d(d, d // 2, 4, 2, 1, bias=False), IN(d // 2), nn.ReLU(True)]
-        d //= 2
-    layers += [nn.Conv2d(d, 3, 7, 1, 3, bias=False), nn.Tanh()]
-    g = nn.Sequential(*layers)
-    g_state = {f"main.{k}": v for k, v in g.state_dict().items()}
-    for k, v in g_state.items():  # non-trivial affine parameters
-        if k.endswith(("weight", "bias")) and v.dim() == 1:
-            v.normal_()
-    dl = [nn.Conv2d(3, conv, 4, 2, 1), nn.LeakyReLU(0.01)]
-    d = conv
-    for _ in range(1, d_repeat):
-        dl += [nn.Conv2d(d, d * 2, 4, 2, 1), nn.LeakyReLU(0.01)]
-        d *= 2
-    d_state = {f"main.{k}": v for k, v in nn.Sequential(*dl).state_dict().items()}
-    d_state["conv1.weight"] = torch.randn(1, d, 3, 3)
-    d_state["conv2.weight"] = torch.randn(5, d, size // 2**d_repeat, size // 2**d_repeat)
-    torch.save(g_state, tmp_path / "200000-G.ckpt")
-    torch.save(d_state, tmp_path / "200000-D.ckpt")
-    return g_state, d_state
-
-
-def test_official_layout_loads_strictly_and_infers_the_config(tmp_path):
-    g_state, d_state = official_pair(tmp_path)
-    ckpt = convert_official(tmp_path / "200000-G.ckpt")
-    cfg = ckpt.config
-    assert cfg.attributes == ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
-    assert (cfg.image_size, cfg.g_conv_dim, cfg.g_repeat, cfg.d_conv_dim, cfg.d_repeat) == (32, 8, 2, 8, 3)
-    assert ckpt.step == 200000 and ckpt.D is not None
-    G, D = Generator(5, 8, 2), Discriminator(32, 5, 8, 3)
-    G.load_state_dict(g_state, strict=True)
-    D.load_state_dict(d_state, strict=True)
-    # Loading the G file directly gives the same model (its D picked up beside it).
-    direct = load_checkpoint(tmp_path / "200000-G.ckpt")
-    assert direct.config == cfg and direct.D is not None
-
-
-def test_official_inference_matches_the_original_module(tmp_path):
-    """Original code runs G in train mode: per-image IN statistics. Ours must match in eval mode."""
-    g_state, _ = official_pair(tmp_path)
-    ckpt = convert_official(tmp_path / "200000-G.ckpt")
-    ours, _ = build_models(ckpt)
-    x = torch.randn(2, 3, 32, 32)
-    c = torch.tensor([[0.0, 1, 0, 1, 0], [1.0, 0, 0, 0, 1]])
-    # Reference: plain torch InstanceNorm2d in training mode, exactly as the original code runs.
-    from stargan_cli.models.norms import InstanceNorm
-
-    plain = Generator(5, 8, 2)
-    for name, module in list(plain.named_modules()):
-        for child_name, child in list(module.named_children()):
-            if isinstance(child, InstanceNorm):
-                setattr(module, child_name, nn.InstanceNorm2d(child.num_features, affine=True, track_running_stats=True))
-    plain.load_state_dict(g_state, strict=True)
-    plain.train()
-    with torch.no_grad():
-        expected = plain(x, c)
-        got = ours(x, c)
-    assert torch.allclose(got, expected, atol=1e-6)
-    plain.eval()  # and running statistics would have given something else
-    with torch.no_grad():
-        assert not torch.allclose(plain(x, c), expected, atol=1e-3)
-
-
-def test_official_with_wrong_attribute_count_is_rejected(tmp_path):
-    official_pair(tmp_path)
-    with pytest.raises(StarganError, match="5 labels"):
-        convert_official(tmp_path / "200000-G.ckpt", attributes=["Male", "Young"])
-
-
-def test_dlim2020_layout_is_imported_by_shape():
-    """A generator laid out as DLIM2020's: L1..L23, Embedding tables gain/bias (one-hot index)."""
-    torch.manual_seed(5)
-    ours = Generator(4, conv_dim=8, repeat_num=2, norm="lookup")
-    with torch.no_grad():
-        for p in ours.parameters():
-            p.normal_(0, 0.2)
-    # Rename ours into github.com/nigalsan1/DLIM2020's StarGAN_new_IN/model.py names: the
-    # generator's modules are L1..L23 (residual blocks' own modules L1..L5), each conditional
-    # norm ("ccbn") has Embedding tables gain.weight/bias.weight and unused stored_mean/var.
-    state = {}
-    for key, value in ours.state_dict().items():
-        name = re.sub(r"main\.(\d+)", lambda m: f"L{int(m.group(1)) + 1}", key)
-        if name.endswith((".gain", ".bias")) and value.dim() == 2:
-            state[name + ".weight"] = value.clone()
-            norm = name.rsplit(".", 1)[0]
-            state[f"{norm}.stored_mean"] = torch.zeros(value.shape[1])
-            state[f"{norm}.stored_var"] = torch.ones(value.shape[1])
-        else:
-            state[name] = value.clone()
-    assert {"L1.weight", "L2.gain.weight", "L2.stored_var", "L10.L1.weight", "L10.L5.bias.weight",
-            "L12.weight", "L18.weight"} <= set(state)  # repeat_num 2: blocks L10, L11; up L12, L15; out L18
-    ckpt = convert_dlim2020(state, attributes=["Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"], image_size=32)
-    assert ckpt.config.norm == "lookup" and ckpt.config.g_repeat == 2 and ckpt.config.c_dim == 4
-    G, _ = build_models(ckpt)
-    x = torch.randn(2, 3, 32, 32)
-    idx = torch.tensor([1, 3])
-    c = torch.nn.functional.one_hot(idx, 4).float()
-    with torch.no_grad():
-        assert torch.equal(G(x, c), ours.eval()(x, c))
 
 
 def test_garbage_bytes_are_called_damaged_not_code(tmp_path):

@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 from stargan_cli import registry
 from stargan_cli.attributes import DEFAULT_ATTRIBUTES
-from stargan_cli.checkpoints import build_models, load_checkpoint
+from stargan_cli.checkpoints import build_models
 from stargan_cli.cli import app
 from stargan_cli.errors import StarganError
+from stargan_cli.loading import load_checkpoint
 from stargan_cli.model_store import installed_models, resolve_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from stargan_cli import archive, download, paths, registry
+from stargan_cli import archive, download, paths, registry, transfer
 from stargan_cli.errors import StarganError
 
 OFFICIAL = "stargan-celeba-128"
@@ -35,7 +35,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.delenv("STARGAN_OFFLINE", raising=False)
     monkeypatch.setenv("COLUMNS", "250")
     monkeypatch.setattr(
-        download, "DEFAULT_POLICY",
+        transfer, "DEFAULT_POLICY",
         download.RetryPolicy(attempts=3, timeout=5, backoff=0.5, sleep=lambda seconds: None),
     )
     return root
@@ -226,7 +226,8 @@ def test_download_install_and_use_by_name(server, monkeypatch, official_pair, of
     import torch
 
     from stargan_cli import model_store
-    from stargan_cli.checkpoints import build_models, load_checkpoint
+    from stargan_cli.checkpoints import build_models
+    from stargan_cli.loading import load_checkpoint
 
     url = server.serve("/celeba-128x128-5attrs.zip", official_zip)
     _patch_asset(monkeypatch, OFFICIAL, urls=(url,), image_size=32)
@@ -466,7 +467,8 @@ def test_stargan_offline_forbids_network(server, monkeypatch, official_zip, home
 def test_from_local_file_installs_without_network(tmp_path, monkeypatch, official_pair, home):
     import torch
 
-    from stargan_cli.checkpoints import build_models, load_checkpoint
+    from stargan_cli.checkpoints import build_models
+    from stargan_cli.loading import load_checkpoint
 
     g, d = official_pair
     # a copy repacked by the user, inside a folder: still found
@@ -488,7 +490,7 @@ def test_from_local_file_installs_without_network(tmp_path, monkeypatch, officia
 def test_from_the_unpacked_generator_file_with_its_discriminator_beside_it(tmp_path, monkeypatch, official_pair, home):
     import torch
 
-    from stargan_cli.checkpoints import load_checkpoint
+    from stargan_cli.loading import load_checkpoint
 
     g, d = official_pair
     (tmp_path / "200000-G.ckpt").write_bytes(_torch_bytes(g))
@@ -557,7 +559,8 @@ def test_plain_file_asset_with_sha256_prefix(tmp_path, server, monkeypatch):
 
 def test_dlim2020_collection(tmp_path, monkeypatch, official_pair, home):
     from stargan_cli import model_store
-    from stargan_cli.checkpoints import build_models, load_checkpoint
+    from stargan_cli.checkpoints import build_models
+    from stargan_cli.loading import load_checkpoint
     from stargan_cli.models import Generator
 
     g, d = official_pair
@@ -680,3 +683,9 @@ def test_damaged_checkpoint_inside_archive_is_named_by_archive_entry(tmp_path, h
     line = _error_line(result)
     assert "bad.zip:m/200000-G.ckpt" in line and ".tmp" not in line
     _assert_cache_clean(home)
+
+
+def test_every_install_kind_has_a_strategy():
+    from stargan_cli import installers
+
+    assert set(installers.STRATEGIES) == set(registry.INSTALL_KINDS) - {"bundled"}  # bundled: never installed

@@ -458,6 +458,7 @@ def _full_when(module, predicate, monkeypatch, code: int = errno.ENOSPC) -> None
 
 def test_full_disk_while_saving_a_checkpoint_keeps_the_last_good_one(celeba, tmp_path, monkeypatch):
     from stargan_cli import checkpoints
+    from stargan_cli.loading import load_checkpoint
 
     run = tmp_path / "run"
     _full_when(checkpoints, lambda p: p.name.startswith(".000004.pt."), monkeypatch)
@@ -466,7 +467,7 @@ def test_full_disk_while_saving_a_checkpoint_keeps_the_last_good_one(celeba, tmp
     line = only_error(result)
     assert line == f"Error: no space left on device while writing {run / 'checkpoints' / '000004.pt'}: " \
                    "free some space or choose another folder"
-    assert checkpoints.load_checkpoint(run / "checkpoints" / "000002.pt").step == 2
+    assert load_checkpoint(run / "checkpoints" / "000002.pt").step == 2
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["000002.pt"]  # no .tmp left
     assert not (run / ".lock").exists()
 
@@ -755,10 +756,10 @@ def test_install_waits_for_another_process_and_says_so(versioned, monkeypatch, c
 
 
 def test_full_disk_while_downloading_is_one_line(versioned, tmp_path, monkeypatch):
-    from stargan_cli import download
+    from stargan_cli import download, transfer
 
     versioned.file = os.urandom(10_000)
-    _full_when(download, lambda p: p.suffix == ".part", monkeypatch)
+    _full_when(transfer, lambda p: p.suffix == ".part", monkeypatch)
     with pytest.raises(StarganError, match="no space left on device while writing .*model.pth.part"):
         download.fetch([_url(versioned)], tmp_path / "model.pth", name="m", quiet=True)
 

@@ -197,7 +197,7 @@ def test_labels_add_margins_and_draw_text(models, photos, tmp_path):
 
 
 def test_row_labels_show_model_settings(models):
-    from stargan_cli.checkpoints import load_checkpoint
+    from stargan_cli.loading import load_checkpoint
 
     checkpoints = [load_checkpoint(models[k]) for k in ("a", "c")]
     labels = lib.model_labels(["five", "small"], [lib.model_settings(c) for c in checkpoints])

@@ -51,7 +51,7 @@ def test_default_and_installed_names(tiny_config):
 def test_file_paths_are_returned_as_is(tmp_path, tiny_config):
     import torch
 
-    from stargan_cli.checkpoints import load_checkpoint
+    from stargan_cli.loading import load_checkpoint
     from stargan_cli.models import Generator
 
     ours = _save_tiny(tmp_path / "anything.pt", tiny_config)
@@ -79,7 +79,7 @@ def test_no_download_allowed(monkeypatch):
 
 
 def test_unreachable_download_gives_one_line_with_manual_route(monkeypatch, capsys):
-    from stargan_cli import download
+    from stargan_cli import download, transfer
 
     monkeypatch.delenv("STARGAN_OFFLINE")
     with socket.socket() as sock:
@@ -87,7 +87,7 @@ def test_unreachable_download_gives_one_line_with_manual_route(monkeypatch, caps
         port = sock.getsockname()[1]
     asset = dataclasses.replace(registry.ASSETS[DEFAULT], urls=(f"http://127.0.0.1:{port}/m.zip",))
     monkeypatch.setitem(registry.ASSETS, DEFAULT, asset)
-    monkeypatch.setattr(download, "DEFAULT_POLICY",
+    monkeypatch.setattr(transfer, "DEFAULT_POLICY",
                         download.RetryPolicy(attempts=2, timeout=2, sleep=lambda s: None))
 
     with pytest.raises(StarganError) as err:
@@ -117,3 +117,12 @@ def test_unknown_names_and_paths(tiny_config, tmp_path):
         model_store.resolve_model("celeba")
     with pytest.raises(StarganError, match="empty"):
         model_store.resolve_model("  ")
+
+
+def test_registry_default_attributes_are_known_without_loading():
+    from stargan_cli.model_store import known_attributes, needs_download
+
+    assert known_attributes(None) == registry.ASSETS[registry.DEFAULT_MODEL].attributes
+    assert known_attributes("runs/x/final.pt") is None
+    assert not needs_download(None)  # the default model ships with the package
+    assert needs_download("stargan-celeba-128") and not needs_download("runs/x/final.pt")

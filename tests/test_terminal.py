@@ -13,7 +13,7 @@ from PIL import Image
 from rich.console import Console
 from typer.testing import CliRunner
 
-from stargan_cli import paths, progress, registry
+from stargan_cli import paths, progress
 from stargan_cli.checkpoints import Checkpoint, save_checkpoint
 from stargan_cli.cli import app
 from stargan_cli.models import build_discriminator, build_generator
@@ -278,12 +278,3 @@ def test_cache_clear_asks_first_unless_yes():
     assert result.exit_code == 2 and "did you mean preprocessed?" in result.output
     result = runner.invoke(app, ["cache", "clear", "datasets", "--yes"])
     assert result.exit_code == 2 and "choose from preprocessed, downloads, models" in result.output
-
-
-def test_registry_default_attributes_are_known_without_loading():
-    from stargan_cli.model_store import known_attributes, needs_download
-
-    assert known_attributes(None) == registry.ASSETS[registry.DEFAULT_MODEL].attributes
-    assert known_attributes("runs/x/final.pt") is None
-    assert not needs_download(None)  # the default model ships with the package
-    assert needs_download("stargan-celeba-128") and not needs_download("runs/x/final.pt")

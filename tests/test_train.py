@@ -15,9 +15,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from stargan_cli.attributes import DEFAULT_ATTRIBUTES
-from stargan_cli.checkpoints import build_models, load_checkpoint, read_state_file
+from stargan_cli.checkpoints import build_models, read_state_file
 from stargan_cli.cli import app
 from stargan_cli.errors import StarganError
+from stargan_cli.loading import load_checkpoint
 from stargan_cli.models import build_generator
 from stargan_cli.training import TrainingDiverged, TrainingInterrupted, train
 from stargan_cli.training import loop

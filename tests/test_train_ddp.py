@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from stargan_cli.checkpoints import load_checkpoint
+from stargan_cli.loading import load_checkpoint
 from train_helpers import TINY, make_celeba, read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]

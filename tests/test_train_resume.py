@@ -13,9 +13,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from stargan_cli.checkpoints import load_checkpoint
 from stargan_cli.cli import app
 from stargan_cli.errors import StarganError
+from stargan_cli.loading import load_checkpoint
 from stargan_cli.training import TrainingInterrupted, loop, resume_config, train
 from train_helpers import TINY, make_celeba, one_thread, read_metrics, tiny  # noqa: F401  (one_thread: autouse)
 

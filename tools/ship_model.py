@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from stargan_cli.checkpoints import build_models, compact_checkpoint, load_checkpoint, save_checkpoint
+from stargan_cli.checkpoints import build_models, compact_checkpoint, save_checkpoint
+from stargan_cli.loading import load_checkpoint
 from stargan_cli.registry import ASSETS, DEFAULT_MODEL
 
 

@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from rich.markup import escape
 
-        from ..checkpoints import load_checkpoint
+        from ..loading import load_checkpoint
         from ..data.celeba import find_attribute_file
         from ..devices import select_device
         from ..evaluation.classifier import installed_classifiers

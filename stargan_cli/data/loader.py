@@ -162,7 +162,9 @@ class BatchLoader:
 
     With ``num_workers > 0`` batches come from a torch DataLoader (persistent worker
     processes, one task per batch); with 0 from this process, ``prefetch`` batches ahead on a
-    background thread (0: no thread).
+    background thread (0: no thread). ``num_workers`` defaults to :func:`default_workers` (0
+    for the cache: read in this process by a prefetch thread); ``pin_memory`` to whether CUDA
+    is there. ``distributed=(rank, world)`` gives each rank its own equal share of every epoch.
     """
 
     def __init__(
@@ -277,29 +279,10 @@ class BatchLoader:
         self.epoch, self.position = self.epoch + 1, 0
 
 
-def make_loader(
-    dataset: Dataset,
-    batch_size: int,
-    *,
-    shuffle: bool,
-    seed: int,
-    num_workers: int | None = None,
-    drop_last: bool = True,
-    distributed: tuple[int, int] | None = None,
-    pin_memory: bool | None = None,
-    prefetch: int = 4,
-) -> BatchLoader:
-    """A resumable :class:`BatchLoader` over ``dataset``.
-
-    ``distributed=(rank, world)`` gives each rank its own equal share of every epoch.
-    ``num_workers`` defaults to :func:`default_workers` (0 for the cache: read in this process
-    by a prefetch thread); ``pin_memory`` to whether CUDA is there; ``prefetch`` is how many
-    batches are fetched ahead.
-    """
-    return BatchLoader(
-        dataset, batch_size, shuffle=shuffle, seed=seed, num_workers=num_workers, drop_last=drop_last,
-        distributed=distributed, pin_memory=pin_memory, prefetch=prefetch,
-    )
+def make_loader(dataset: Dataset, batch_size: int, **options: Any) -> BatchLoader:
+    """A resumable :class:`BatchLoader` over ``dataset``; ``options`` are its keyword arguments
+    (``shuffle`` and ``seed`` required)."""
+    return BatchLoader(dataset, batch_size, **options)
 
 
 def infinite_batches(loader: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

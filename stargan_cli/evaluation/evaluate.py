@@ -76,23 +76,6 @@ class RealFeatures:
         return metrics.mixture_stats(parts)
 
 
-def compute_features(
-    extractor: "FeatureExtractor",
-    images: torch.Tensor,
-    *,
-    batch_size: int,
-    advance: Callable[[int], None] | None = None,
-) -> np.ndarray:
-    """Features (N, D) of uint8 images (N, 3, S, S), batch by batch."""
-    rows = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
-        rows.append(extractor(normalize(chunk.to(extractor.device))).double().numpy())
-        if advance:
-            advance(len(chunk))
-    return np.concatenate(rows) if rows else np.zeros((0, extractor.dim))
-
-
 @dataclass
 class _Tally:
     """Running sums of one target."""

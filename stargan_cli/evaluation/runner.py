@@ -245,9 +245,10 @@ def evaluate_models(
     """
     import torch
 
-    from ..checkpoints import build_models, load_checkpoint
+    from ..checkpoints import build_models
     from ..data import load_celeba, sample_batch
     from .evaluate import evaluate_generator, mean_row
+    from ..loading import load_checkpoint
 
     progress = progress or NoProgress()
     device = torch.device(device)
