@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..choices import NORMS
+
 LABEL_MODES = ("multi", "single", "joint")
-LOSSES = ("wgan-gp", "hinge")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", tuple(self.attributes))
-        if self.norm not in ("concat", "lookup"):
+        if self.norm not in NORMS:
             raise ValueError(f"norm must be concat or lookup, not {self.norm!r}")
         if self.label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be one of {LABEL_MODES}, not {self.label_mode!r}")

@@ -8,14 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
+from ..choices import ADVERSARIAL_LOSSES, DATASETS, NORMS, PRECISIONS, SCHEDULES
 from ..errors import StarganError, UsageError
 from .augment import parse_policy
-from .losses import ADVERSARIAL_LOSSES
-from .schedule import SCHEDULES
 
-DATASETS = ("celeba", "folder", "both")
-NORMS = ("concat", "lookup")
-PRECISIONS = ("fp32", "bf16", "fp16")
 CONFIG_NAME = "config.json"
 
 # Settings a resumed run may change: where and how it runs, how long, how often it reports.
