@@ -24,9 +24,10 @@ from typing import Any, Iterator
 import torch
 
 from .. import __version__, paths
-from ..checkpoints import Checkpoint, atomic_write, save_checkpoint
+from ..checkpoints import Checkpoint, save_checkpoint
 from ..devices import select_device
 from ..errors import StarganError
+from ..fileio import atomic_write
 from ..locks import Lock, LockHeld
 from ..models import ModelConfig, build_discriminator, build_generator
 from . import distributed
