@@ -73,7 +73,8 @@ GRADIENT_CHECK = textwrap.dedent('''
     from torch.nn.parallel import DistributedDataParallel as DDP
     from stargan_cli.models import Discriminator, Generator
     from stargan_cli.training.labels import label_parts
-    from stargan_cli.training.step import LossWeights, Networks, discriminator_step, generator_step
+    from stargan_cli.training.networks import Networks
+    from stargan_cli.training.step import LossWeights, discriminator_step, generator_step
 
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()

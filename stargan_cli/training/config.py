@@ -33,7 +33,7 @@ class TrainConfig:
     under torchrun. ``decay_iters`` larger than ``iters`` decays over the whole run.
     ``device``/``precision``/``num_workers``/``cuda_graphs`` None pick the defaults for the
     machine (CUDA graphs on for one CUDA process in bf16/fp32); ``compile`` and
-    ``channels_last`` are opt-in (see :func:`fastpath.plan_speed`).
+    ``channels_last`` are opt-in (see :func:`.speed.plan_speed`).
     ``out`` None: a new folder under ``paths.runs_dir()``. ``resume``: a run folder to continue.
     ``warmup_iters``: the first iterations train G alone to reproduce its input (an identity
     map) before GAN training starts. ``augment``: comma-separated augmentations of every image
