@@ -29,7 +29,7 @@ from stargan_cli.training.networks import make_networks
 from stargan_cli.training.optimizers import TORCH_VERSION, make_optimizer, set_lr
 from stargan_cli.training.speed import SpeedPlan, no_sync_context, plan_speed
 from stargan_cli.training.state import load_optimizer_state, optimizer_state
-from stargan_cli.training.step import LossWeights, discriminator_step, generator_step, prepare_images
+from stargan_cli.training.step import LossWeights, StepBatch, discriminator_step, generator_step, prepare_images
 from train_helpers import one_thread  # noqa: F401  (autouse)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,11 +168,11 @@ def test_train_step_on_cpu_is_exactly_the_step_functions():
         images, labels = data[i % len(data)]
         x_real = prepare_images(images, rng)
         trg = random_targets(labels, PART, rng)
-        c_org, c_trg = model_label(labels, PART, C_DIM), model_label(trg, PART, C_DIM)
-        d = discriminator_step(b, x_real, c_org, c_trg, PART, WEIGHTS, rng).values
+        batch = StepBatch(x_real, model_label(labels, PART, C_DIM), model_label(trg, PART, C_DIM), PART)
+        d = discriminator_step(b, batch, WEIGHTS, rng).values
         g = torch.full((4,), float("nan"))
         if (i + 1) % 2 == 0:
-            g = generator_step(b, x_real, c_org, c_trg, PART, WEIGHTS).values
+            g = generator_step(b, batch, WEIGHTS).values
         rows.append(torch.cat([d, g]))
     assert torch.equal(got.nan_to_num(7.0), torch.stack(rows).nan_to_num(7.0))
     assert all(torch.equal(x, y) for x, y in zip(weights_of(a), weights_of(b)))
@@ -347,8 +347,9 @@ def test_the_benchmarks_original_step_computes_what_ours_computes(monkeypatch):
         torch.manual_seed(10 + i)  # the original draws the penalty's mixing weights globally
         original(x, labels, True, rand_idx=order)
         c_trg = labels[order]
-        d = discriminator_step(ours, x, labels, c_trg, PART, WEIGHTS, torch.Generator().manual_seed(10 + i))
-        g = generator_step(ours, x, labels, c_trg, PART, WEIGHTS)
+        batch = StepBatch(x, labels, c_trg, PART)
+        d = discriminator_step(ours, batch, WEIGHTS, torch.Generator().manual_seed(10 + i))
+        g = generator_step(ours, batch, WEIGHTS)
         log = original.log
         want = torch.tensor([log["D/loss_real"], log["D/loss_fake"], log["D/loss_cls"], log["D/loss_gp"],
                              log["G/loss_fake"], log["G/loss_rec"], log["G/loss_cls"]])

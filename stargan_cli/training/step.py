@@ -61,6 +61,18 @@ class LossWeights:
     augment: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, eq=False)
+class StepBatch:
+    """What both steps of an iteration work on: the real images, their labels and the targets
+    as model labels, and the dataset part whose block of the label the classification losses
+    cover."""
+
+    x_real: torch.Tensor
+    c_org: torch.Tensor
+    c_trg: torch.Tensor
+    part: LabelPart
+
+
 def prepare_images(images: torch.Tensor, generator: torch.Generator | None, flip: bool = True) -> torch.Tensor:
     """uint8 images (B, 3, H, W) already on the device to [-1, 1] floats, each mirrored
     left-right with probability 1/2 (the original's RandomHorizontalFlip), drawn from
@@ -100,35 +112,34 @@ def fake_images(nets: Networks, x_real: torch.Tensor, c_trg: torch.Tensor, for_g
 
 def discriminator_step(
     nets: Networks,
-    x_real: torch.Tensor,
-    c_org: torch.Tensor,
-    c_trg: torch.Tensor,
-    part: LabelPart,
+    batch: StepBatch,
     weights: LossWeights,
     generator: torch.Generator | None,
     x_fake: torch.Tensor | None = None,
-) -> torch.Tensor:
+) -> Losses:
     """One update of D; returns its :data:`D_LOSSES`.
 
-    ``x_fake``: G's translations of ``x_real`` to ``c_trg`` (:func:`fake_images`), computed here
-    when not given. Real and fake images go through D as one batch (D has no batch statistics,
-    so this equals two passes). The classification loss covers only ``part``'s block of the label.
+    ``x_fake``: G's translations of the real images to the targets (:func:`fake_images`),
+    computed here when not given. Real and fake images go through D as one batch (D has no
+    batch statistics, so this equals two passes). The classification loss covers only the
+    batch's part of the label.
     """
+    x_real, c_org, part = batch.x_real, batch.c_org, batch.part
     device = x_real.device
-    batch = x_real.size(0)
+    n = x_real.size(0)
     if x_fake is None:
-        x_fake = fake_images(nets, x_real, c_trg, for_generator_step=False)
+        x_fake = fake_images(nets, x_real, batch.c_trg, for_generator_step=False)
     x_fake = x_fake.detach()
     # With augmentation, D sees (and the penalty is taken between) augmented images only.
     seen = augment(torch.cat([x_real, x_fake.to(x_real.dtype)]), weights.augment, generator)
     with nets.autocast(device):
         src, cls = nets.D_train(seen)
-        src_real, src_fake = src.float().split(batch)
+        src_real, src_fake = src.float().split(n)
         d_real, d_fake = critic_loss(weights.loss, src_real, src_fake)
-        d_cls = classification_loss(cls[:batch, part.start : part.stop], c_org[:, part.start : part.stop], part.mode)
+        d_cls = classification_loss(cls[:n, part.start : part.stop], c_org[:, part.start : part.stop], part.mode)
     if weights.loss == "wgan-gp" and weights.lambda_gp:
-        alpha = torch.rand(batch, 1, 1, 1, generator=generator, device=device)
-        seen_real, seen_fake = seen.split(batch)
+        alpha = torch.rand(n, 1, 1, 1, generator=generator, device=device)
+        seen_real, seen_fake = seen.split(n)
         # Not loss-scaled under fp16: the penalised gradient has norm near 1, far from underflow.
         with nets.autocast(device):
             d_gp = gradient_penalty(lambda x: nets.D(x)[0].float(), seen_real, seen_fake.float(), alpha)
@@ -141,14 +152,11 @@ def discriminator_step(
 
 def generator_step(
     nets: Networks,
-    x_real: torch.Tensor,
-    c_org: torch.Tensor,
-    c_trg: torch.Tensor,
-    part: LabelPart,
+    batch: StepBatch,
     weights: LossWeights,
     x_fake: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
-) -> torch.Tensor:
+) -> Losses:
     """One update of G; returns its :data:`G_LOSSES`.
 
     Translate to the target (or take ``x_fake``, :func:`fake_images` with G's graph kept),
@@ -156,6 +164,7 @@ def generator_step(
     the same augmentations as the D step, drawn from ``generator``), translate back to the
     original label for the cycle loss.
     """
+    x_real, c_org, c_trg, part = batch.x_real, batch.c_org, batch.c_trg, batch.part
     device = x_real.device
     if x_fake is None:
         x_fake = fake_images(nets, x_real, c_trg, for_generator_step=True)
@@ -176,7 +185,7 @@ def generator_step(
     return Losses(G_LOSSES, torch.stack([g_fake, g_rec, g_cls, g_loss]).detach())
 
 
-def identity_step(nets: Networks, x_real: torch.Tensor, c_org: torch.Tensor) -> torch.Tensor:
+def identity_step(nets: Networks, x_real: torch.Tensor, c_org: torch.Tensor) -> Losses:
     """One warm-up update of G alone: translate each image to its own label and pull the result
     towards the input (L1), so that G starts GAN training as an identity map.
 
@@ -214,12 +223,10 @@ def run_iteration(
     The fake images are computed once for both steps (:func:`fake_images`)."""
     x_real = real_images(images, generator, channels_last)
     label_trg = random_targets(labels, part, generator)
-    c_org = model_label(labels, part, c_dim)
-    c_trg = model_label(label_trg, part, c_dim)
-    x_fake = fake_images(nets, x_real, c_trg, for_generator_step=train_g)
-    d_losses = discriminator_step(nets, x_real, c_org, c_trg, part, weights, generator, x_fake=x_fake)
-    g_losses = generator_step(nets, x_real, c_org, c_trg, part, weights, x_fake=x_fake,
-                              generator=generator) if train_g else None
+    batch = StepBatch(x_real, model_label(labels, part, c_dim), model_label(label_trg, part, c_dim), part)
+    x_fake = fake_images(nets, x_real, batch.c_trg, for_generator_step=train_g)
+    d_losses = discriminator_step(nets, batch, weights, generator, x_fake=x_fake)
+    g_losses = generator_step(nets, batch, weights, x_fake=x_fake, generator=generator) if train_g else None
     return d_losses, g_losses
 
 
