@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
 from ..choices import ADVERSARIAL_LOSSES, DATASETS, NORMS, PRECISIONS, SCHEDULES
 from ..errors import StarganError, UsageError
+from ..models.config import JsonSettings
 from .augment import parse_policy
 
 CONFIG_NAME = "config.json"
@@ -24,7 +25,7 @@ RESUMABLE_OVERRIDES = frozenset({
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(JsonSettings):
     """All hyper-parameters and run settings of ``stargan train`` (defaults: the paper's).
 
     ``data`` is the CelebA folder for ``dataset="celeba"``/``"both"`` (None: the folder that
@@ -134,18 +135,6 @@ class TrainConfig:
     def effective_decay_iters(self) -> int:
         """``decay_iters``, at most ``iters``."""
         return min(self.decay_iters, self.iters)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict."""
-        data = asdict(self)
-        data["attrs"] = list(self.attrs)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Inverse of :meth:`to_dict`; unknown keys (newer files) are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
     def run_name(self, stamp: str) -> str:
         """Default run folder name, e.g. ``20250101-120000-concat-wgan-gp-5attrs-128px``."""
