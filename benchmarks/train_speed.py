@@ -55,8 +55,10 @@ sys.path.insert(0, str(REPO))
 
 from stargan_cli.devices import select_device  # noqa: E402
 from stargan_cli.models import InstanceNorm, ModelConfig, build_discriminator, build_generator  # noqa: E402
-from stargan_cli.training import fastpath  # noqa: E402
+from stargan_cli.training.cuda_graphs import TrainStep  # noqa: E402
 from stargan_cli.training.labels import label_parts  # noqa: E402
+from stargan_cli.training.networks import compile_networks, make_networks  # noqa: E402
+from stargan_cli.training.speed import SpeedPlan, no_sync_context, plan_speed  # noqa: E402
 from stargan_cli.training.step import D_LOSSES, G_LOSSES, LossWeights  # noqa: E402
 
 ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
@@ -176,12 +178,12 @@ def model_config(args: argparse.Namespace) -> ModelConfig:
                        d_conv_dim=args.conv_dim, g_repeat=args.repeat, d_repeat=args.d_repeat)
 
 
-def fast_plan(name: str, args: argparse.Namespace, device: torch.device) -> fastpath.SpeedPlan:
+def fast_plan(name: str, args: argparse.Namespace, device: torch.device) -> SpeedPlan:
     """The trainer's plan for ``device``, with the flags and the variant's one change applied."""
     precision = {"fast-fp32": "fp32", "fast-fp16": "fp16"}.get(name, args.precision)
     graphs = False if name in ("fast-nographs", "fast-fp32", "fast-plainadam") else args.cuda_graphs
-    return fastpath.plan_speed(device, precision, graphs, compile=args.compile or name == "fast-compile",
-                               channels_last=args.channels_last or name == "fast-cl")
+    return plan_speed(device, precision, graphs, compile=args.compile or name == "fast-compile",
+                      channels_last=args.channels_last or name == "fast-cl")
 
 
 def build_variant(name: str, args: argparse.Namespace, device: torch.device, batches: list[tuple],
@@ -201,16 +203,16 @@ def build_variant(name: str, args: argparse.Namespace, device: torch.device, bat
 
         return Variant(name, run, "fp32, separate passes, .item() every step, plain Adam")
     plan = fast_plan(name, args, device)
-    nets = fastpath.make_networks(G, D, device, plan, 1e-4, 1e-4, (0.5, 0.999))
+    nets = make_networks(G, D, device, plan, 1e-4, 1e-4, (0.5, 0.999))
     if name == "fast-plainadam":
         nets.g_optimizer = torch.optim.Adam(G.parameters(), 1e-4, (0.5, 0.999), fused=False, foreach=False)
         nets.d_optimizer = torch.optim.Adam(D.parameters(), 1e-4, (0.5, 0.999), fused=False, foreach=False)
     if plan.compile:
-        fastpath.compile_networks(nets)
+        compile_networks(nets)
     part = label_parts([(ATTRS, "multi")])[0]
-    stepper = fastpath.TrainStep(nets, LossWeights(), len(ATTRS), device, cuda_graphs=plan.cuda_graphs,
-                                 channels_last=plan.channels_last,
-                                 say=lambda text: print(f"[{name}] {text}", file=sys.stderr))
+    stepper = TrainStep(nets, LossWeights(), len(ATTRS), device, cuda_graphs=plan.cuda_graphs,
+                        channels_last=plan.channels_last,
+                        say=lambda text: print(f"[{name}] {text}", file=sys.stderr))
     rng = torch.Generator(device=device)
     rng.manual_seed(seed if rng_seed is None else rng_seed)
     d_sum = torch.zeros(len(D_LOSSES), device=device)
@@ -220,11 +222,11 @@ def build_variant(name: str, args: argparse.Namespace, device: torch.device, bat
     def run(i: int) -> None:
         images, labels = batches[i % len(batches)]
         d, g = stepper(0, part, images, labels, rng, (i + 1) % n_critic == 0)
-        d_sum.add_(d)
+        d_sum.add_(d.values)
         if g is not None:
-            g_sum.add_(g)
+            g_sum.add_(g.values)
         if record is not None:
-            record.append(torch.cat([d, g if g is not None else no_g]))
+            record.append(torch.cat([d.values, g.values if g is not None else no_g]))
 
     return Variant(name, run, plan.describe() + (", plain Adam" if name == "fast-plainadam" else ""), stepper)
 
@@ -491,7 +493,7 @@ def sync_check(args: argparse.Namespace, device: torch.device) -> dict[str, Any]
         variant.run(i)
     sync(device)
     try:
-        with fastpath.no_sync_context(device):
+        with no_sync_context(device):
             for i in range(args.warmup, args.warmup + args.sync_check):
                 variant.run(i)
         sync(device)

@@ -22,19 +22,15 @@ import pytest
 import torch
 
 from stargan_cli.models import Discriminator, Generator
-from stargan_cli.training import fastpath
-from stargan_cli.training.fastpath import (
-    GraphFallbackWarning,
-    TrainStep,
-    load_optimizer_state,
-    make_networks,
-    make_optimizer,
-    optimizer_state,
-    plan_speed,
-    set_lr,
-)
+from stargan_cli.training import cuda_graphs
+from stargan_cli.training.cuda_graphs import GraphFallbackWarning, TrainStep
 from stargan_cli.training.labels import label_parts, model_label, random_targets
-from stargan_cli.training.step import LossWeights, discriminator_step, generator_step, prepare_images
+from stargan_cli.training.networks import make_networks
+from stargan_cli.training.optimizers import TORCH_VERSION, make_optimizer, set_lr
+from stargan_cli.training.speed import SpeedPlan, no_sync_context, plan_speed
+from stargan_cli.training.state import load_optimizer_state, optimizer_state
+from stargan_cli.training.step import LossWeights, StepBatch, discriminator_step, generator_step, prepare_images
+from train_helpers import one_thread  # noqa: F401  (autouse)
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -44,18 +40,10 @@ WEIGHTS = LossWeights()
 SIZE = 16
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def nets_for(precision: str = "fp32", capturable: bool = False, seed: int = 0):
     torch.manual_seed(seed)
     G, D = Generator(C_DIM, 8, 1), Discriminator(SIZE, C_DIM, 8, 2)
-    plan = fastpath.SpeedPlan(precision, False, False, False)
+    plan = SpeedPlan(precision, False, False, False)
     nets = make_networks(G, D, CPU, plan, 1e-3, 1e-3, (0.5, 0.999))
     if capturable:  # tensor learning rates, as a CUDA-graph run has them
         nets.g_optimizer = make_optimizer(G.parameters(), 1e-3, (0.5, 0.999), CPU, capturable=True)
@@ -86,7 +74,7 @@ def train(stepper, iters: int = 10, n_critic: int = 2, seed: int = 5):
     for i in range(iters):
         images, labels = data[i % len(data)]
         d, g = stepper(0, PART, images, labels, rng, (i + 1) % n_critic == 0)
-        rows.append(torch.cat([d, g if g is not None else torch.full((4,), float("nan"))]).clone())
+        rows.append(torch.cat([d.values, g.values if g is not None else torch.full((4,), float("nan"))]).clone())
     return torch.stack(rows), rng
 
 
@@ -113,12 +101,12 @@ class ReplayBackend:
             except RuntimeError:
                 raise RuntimeError("operation failed due to a previous error during capture")
         self.captures += 1
-        snap = fastpath._Snapshot.take(self.nets)
+        snap = cuda_graphs._Snapshot.take(self.nets)
         state = generator.get_state()
         d, g = fn()
         snap.restore()
         generator.set_state(state)
-        outputs = (d.clone(), None if g is None else g.clone())
+        outputs = (type(d)(d.names, d.values.clone()), None if g is None else type(g)(g.names, g.values.clone()))
         backend = self
 
         class Graph:
@@ -126,9 +114,9 @@ class ReplayBackend:
                 backend.replays += 1
                 start = generator.get_state()
                 d_now, g_now = fn()
-                outputs[0].copy_(d_now)
+                outputs[0].values.copy_(d_now.values)
                 if g_now is not None:
-                    outputs[1].copy_(g_now)
+                    outputs[1].values.copy_(g_now.values)
                 if backend.broken == "weights":
                     with torch.no_grad():
                         next(backend.nets.D.parameters()).mul_(1.5)
@@ -180,11 +168,11 @@ def test_train_step_on_cpu_is_exactly_the_step_functions():
         images, labels = data[i % len(data)]
         x_real = prepare_images(images, rng)
         trg = random_targets(labels, PART, rng)
-        c_org, c_trg = model_label(labels, PART, C_DIM), model_label(trg, PART, C_DIM)
-        d = discriminator_step(b, x_real, c_org, c_trg, PART, WEIGHTS, rng)
+        batch = StepBatch(x_real, model_label(labels, PART, C_DIM), model_label(trg, PART, C_DIM), PART)
+        d = discriminator_step(b, batch, WEIGHTS, rng).values
         g = torch.full((4,), float("nan"))
         if (i + 1) % 2 == 0:
-            g = generator_step(b, x_real, c_org, c_trg, PART, WEIGHTS)
+            g = generator_step(b, batch, WEIGHTS).values
         rows.append(torch.cat([d, g]))
     assert torch.equal(got.nan_to_num(7.0), torch.stack(rows).nan_to_num(7.0))
     assert all(torch.equal(x, y) for x, y in zip(weights_of(a), weights_of(b)))
@@ -302,7 +290,7 @@ def test_cpu_adam_is_fused_where_torch_has_it():
     """torch 2.4+ has a fused CPU Adam (faster, benchmarks/RESULTS.md): the trainer uses it, with the same
     updates as the plain one."""
     fused = nets_for().g_optimizer
-    assert fused.param_groups[0]["fused"] is (fastpath._TORCH_VERSION >= (2, 4))
+    assert fused.param_groups[0]["fused"] is (TORCH_VERSION >= (2, 4))
     torch.manual_seed(3)
     params = [torch.nn.Parameter(torch.randn(5, 4)) for _ in range(2)]
     twins = [torch.nn.Parameter(p.detach().clone()) for p in params]
@@ -359,12 +347,14 @@ def test_the_benchmarks_original_step_computes_what_ours_computes(monkeypatch):
         torch.manual_seed(10 + i)  # the original draws the penalty's mixing weights globally
         original(x, labels, True, rand_idx=order)
         c_trg = labels[order]
-        d = discriminator_step(ours, x, labels, c_trg, PART, WEIGHTS, torch.Generator().manual_seed(10 + i))
-        g = generator_step(ours, x, labels, c_trg, PART, WEIGHTS)
+        batch = StepBatch(x, labels, c_trg, PART)
+        d = discriminator_step(ours, batch, WEIGHTS, torch.Generator().manual_seed(10 + i))
+        g = generator_step(ours, batch, WEIGHTS)
         log = original.log
         want = torch.tensor([log["D/loss_real"], log["D/loss_fake"], log["D/loss_cls"], log["D/loss_gp"],
                              log["G/loss_fake"], log["G/loss_rec"], log["G/loss_cls"]])
-        torch.testing.assert_close(torch.cat([d[:4], g[:3]]), want, rtol=1e-4, atol=1e-5)
+        got = [d.get(n) for n in ("d_real", "d_fake", "d_cls", "d_gp")] + [g.get(n) for n in ("g_fake", "g_rec", "g_cls")]
+        torch.testing.assert_close(torch.stack(got), want, rtol=1e-4, atol=1e-5)
     # Adam turns rounding-level differences of near-zero gradients into sign flips of a few
     # single updates (up to 2 * lr), so weights are compared as tensors, not elementwise.
     for a, b in zip(weights_of(ours), [p.detach() for m in (G, D) for p in m.parameters()]):
@@ -397,9 +387,9 @@ def test_cuda_graphs_match_eager_on_the_gpu():
         images, labels = data[i % 3]
         da, ga = a(0, PART, images, labels, rng_a, (i + 1) % 2 == 0)
         db, gb = b(0, PART, images, labels, rng_b, (i + 1) % 2 == 0)
-        torch.testing.assert_close(db, da, rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(db.values, da.values, rtol=1e-3, atol=1e-4)
         if ga is not None:
-            torch.testing.assert_close(gb, ga, rtol=1e-3, atol=1e-4)
+            torch.testing.assert_close(gb.values, ga.values, rtol=1e-3, atol=1e-4)
     assert b.captured_graphs == 2 and b.fallback_reason is None
     assert torch.equal(rng_a.get_state(), rng_b.get_state())
     for wa, wb in zip(weights_of(eager_nets), weights_of(graph_nets)):
@@ -416,7 +406,7 @@ def test_no_host_sync_in_captured_steps():
     for i in range(8):
         stepper(0, PART, *data[i % 3], rng, (i + 1) % 2 == 0)
     assert stepper.captured_graphs == 2 and stepper.fallback_reason is None  # replays from here on
-    with fastpath.no_sync_context(device):
+    with no_sync_context(device):
         for i in range(8, 16):
             stepper(0, PART, *data[i % 3], rng, (i + 1) % 2 == 0)
     torch.cuda.synchronize()
@@ -435,7 +425,7 @@ def test_the_training_loop_reads_no_tensor_between_log_steps(tmp_path, monkeypat
     loop: the iteration body, and the after-step work of ordinary and of log/save steps."""
     import threading
 
-    from stargan_cli.training import Trainer, loop
+    from stargan_cli.training import loop
     from train_helpers import make_celeba, tiny
 
     phase = {"now": None}
@@ -452,7 +442,7 @@ def test_the_training_loop_reads_no_tensor_between_log_steps(tmp_path, monkeypat
 
         monkeypatch.setattr(torch.Tensor, name, spy)
 
-    real_fetch, real_after, real_loop = Trainer._fetch, Trainer._after_step, Trainer._loop
+    real_fetch, real_after, real_loop = loop.TrainingLoop._fetch, loop.TrainingLoop._after_step, loop.TrainingLoop.run
 
     def fetch(self):
         phase["now"] = ("body", self.step + 1)
@@ -474,9 +464,9 @@ def test_the_training_loop_reads_no_tensor_between_log_steps(tmp_path, monkeypat
         finally:
             phase["now"] = None
 
-    monkeypatch.setattr(loop.Trainer, "_fetch", fetch)
-    monkeypatch.setattr(loop.Trainer, "_after_step", after_step)
-    monkeypatch.setattr(loop.Trainer, "_loop", run_loop)
+    monkeypatch.setattr(loop.TrainingLoop, "_fetch", fetch)
+    monkeypatch.setattr(loop.TrainingLoop, "_after_step", after_step)
+    monkeypatch.setattr(loop.TrainingLoop, "run", run_loop)
     data = make_celeba(tmp_path / "celeba")
     # On the CPU: on CUDA the first replay of each graph is checked against eager, one read by
     # design (test_no_host_sync_in_captured_steps covers CUDA, after the capture).

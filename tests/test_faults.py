@@ -388,7 +388,7 @@ class _Killed(BaseException):
 
 
 def test_run_killed_during_its_first_checkpoint_write_can_be_resumed(celeba, tmp_path, monkeypatch):
-    from stargan_cli.training import loop, resume_config
+    from stargan_cli.training import resume_config, state
 
     def killed_while_saving(checkpoint, path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -396,7 +396,7 @@ def test_run_killed_during_its_first_checkpoint_write_can_be_resumed(celeba, tmp
         raise _Killed
 
     run = tmp_path / "run"
-    monkeypatch.setattr(loop, "save_checkpoint", killed_while_saving)
+    monkeypatch.setattr(state, "save_checkpoint", killed_while_saving)
     with pytest.raises(_Killed):
         train(tiny(celeba, run, iters=4))
     monkeypatch.undo()

@@ -21,7 +21,7 @@ from stargan_cli.errors import StarganError
 from stargan_cli.loading import load_checkpoint
 from stargan_cli.models import build_generator
 from stargan_cli.training import TrainingDiverged, TrainingInterrupted, train
-from stargan_cli.training import loop
+from stargan_cli.training import loop, step
 
 from train_helpers import (  # noqa: F401  (one_thread: autouse; the fixtures are used by name)
     TINY, celeba_root, folder_root, grid_shape, make_celeba, one_thread, read_metrics, tiny,
@@ -181,15 +181,15 @@ def test_cli_quiet_prints_plain_lines(celeba_root, tmp_path):
 
 # ----------------------------------------------------------------------------- failures
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(celeba_root, tmp_path, monkeypatch):
-    real_step = loop.discriminator_step
+    real_step = step.discriminator_step
     calls = {"n": 0}
 
     def poisoned(*args, **kwargs):
         calls["n"] += 1
         losses = real_step(*args, **kwargs)
-        return losses * float("nan") if calls["n"] > 3 else losses
+        return step.Losses(losses.names, losses.values * float("nan")) if calls["n"] > 3 else losses
 
-    monkeypatch.setattr(loop, "discriminator_step", poisoned)
+    monkeypatch.setattr(step, "discriminator_step", poisoned)
     with pytest.raises(TrainingDiverged, match="diverged.*000002.pt"):
         train(tiny(celeba_root, tmp_path / "run", iters=10, save_every=2, log_every=2))
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["000002.pt"]
@@ -201,14 +201,14 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(celeba_root, t
 
 
 def test_interrupt_saves_a_checkpoint_and_exits_130(celeba_root, tmp_path, monkeypatch):
-    original = loop.Trainer._after_step
+    original = loop.TrainingLoop._after_step
 
     def ctrl_c_at_step_3(self):
         original(self)
         if self.step == 3:
-            self._signals.signum = 2  # what the SIGINT handler records
+            self.signals.signum = 2  # what the SIGINT handler records
 
-    monkeypatch.setattr(loop.Trainer, "_after_step", ctrl_c_at_step_3)
+    monkeypatch.setattr(loop.TrainingLoop, "_after_step", ctrl_c_at_step_3)
     with pytest.raises(TrainingInterrupted) as info:
         train(tiny(celeba_root, tmp_path / "run", iters=100, save_every=50))
     assert info.value.step == 3 and info.value.exit_code == 130

@@ -73,7 +73,8 @@ GRADIENT_CHECK = textwrap.dedent('''
     from torch.nn.parallel import DistributedDataParallel as DDP
     from stargan_cli.models import Discriminator, Generator
     from stargan_cli.training.labels import label_parts
-    from stargan_cli.training.step import LossWeights, Networks, discriminator_step, generator_step
+    from stargan_cli.training.networks import Networks
+    from stargan_cli.training.step import LossWeights, StepBatch, discriminator_step, generator_step
 
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -86,7 +87,7 @@ GRADIENT_CHECK = textwrap.dedent('''
         g = torch.Generator().manual_seed(100 + r)
         x = torch.rand(4, 3, 16, 16, generator=g) * 2 - 1
         c_org = (torch.rand(4, 3, generator=g) > 0.5).float()
-        return x, c_org, c_org.flip(0)
+        return StepBatch(x, c_org, c_org.flip(0), part)
 
     def nets_for(g, d, g_train, d_train):
         sgd = lambda m: torch.optim.SGD(m.parameters(), lr=0.0)  # keep the weights: look at .grad
@@ -100,9 +101,9 @@ GRADIENT_CHECK = textwrap.dedent('''
     for r in range(world):
         g, d = copy.deepcopy(G), copy.deepcopy(D)
         nets = nets_for(g, d, g, d)
-        x, c_org, c_trg = inputs(r)
-        discriminator_step(nets, x, c_org, c_trg, part, weights, torch.Generator().manual_seed(7 + r))
-        generator_step(nets, x, c_org, c_trg, part, weights)
+        batch = inputs(r)
+        discriminator_step(nets, batch, weights, torch.Generator().manual_seed(7 + r))
+        generator_step(nets, batch, weights)
         gd, gg = grads(d), grads(g)
         expected_d = gd if expected_d is None else [a + b for a, b in zip(expected_d, gd)]
         expected_g = gg if expected_g is None else [a + b for a, b in zip(expected_g, gg)]
@@ -110,9 +111,9 @@ GRADIENT_CHECK = textwrap.dedent('''
     expected_g = [t / world for t in expected_g]
 
     nets = nets_for(G, D, DDP(G), DDP(D))
-    x, c_org, c_trg = inputs(rank)
-    discriminator_step(nets, x, c_org, c_trg, part, weights, torch.Generator().manual_seed(7 + rank))
-    generator_step(nets, x, c_org, c_trg, part, weights)
+    batch = inputs(rank)
+    discriminator_step(nets, batch, weights, torch.Generator().manual_seed(7 + rank))
+    generator_step(nets, batch, weights)
     for name, got, want in (("D", grads(D), expected_d), ("G", grads(G), expected_g)):
         for i, (a, b) in enumerate(zip(got, want)):
             if not torch.allclose(a, b, rtol=1e-4, atol=1e-6):

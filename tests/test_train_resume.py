@@ -27,14 +27,14 @@ def celeba_root(tmp_path_factory) -> Path:
 
 def _stop_at(monkeypatch, step: int) -> None:
     """Make the trainer behave as if Ctrl-C arrived during iteration ``step``."""
-    original = loop.Trainer._after_step
+    original = loop.TrainingLoop._after_step
 
     def after_step(self):
         original(self)
         if self.step == step:
-            self._signals.signum = signal.SIGINT
+            self.signals.signum = signal.SIGINT
 
-    monkeypatch.setattr(loop.Trainer, "_after_step", after_step)
+    monkeypatch.setattr(loop.TrainingLoop, "_after_step", after_step)
 
 
 def _assert_same_state(a: Path, b: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..choices import ADVERSARIAL_LOSSES, DATASETS, NORMS, PRECISIONS, SCHEDULES
 from .common import DeviceOption, console, err_console
 
 HELP = """Train a StarGAN on CelebA, a folder-per-domain dataset, or both jointly.
@@ -35,11 +36,11 @@ def _choices(name: str, *values: str) -> type[Enum]:
     return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)
 
 
-DatasetChoice = _choices("DatasetChoice", "celeba", "folder", "both")
-NormChoice = _choices("NormChoice", "concat", "lookup")
-LossChoice = _choices("LossChoice", "wgan-gp", "hinge")
-ScheduleChoice = _choices("ScheduleChoice", "paper", "official")
-PrecisionChoice = _choices("PrecisionChoice", "fp32", "bf16", "fp16")
+DatasetChoice = _choices("DatasetChoice", *DATASETS)
+NormChoice = _choices("NormChoice", *NORMS)
+LossChoice = _choices("LossChoice", *ADVERSARIAL_LOSSES)
+ScheduleChoice = _choices("ScheduleChoice", *SCHEDULES)
+PrecisionChoice = _choices("PrecisionChoice", *PRECISIONS)
 
 
 def register(app: typer.Typer) -> None:

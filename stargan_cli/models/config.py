@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypeVar
+
+from ..choices import NORMS
 
 LABEL_MODES = ("multi", "single", "joint")
-LOSSES = ("wgan-gp", "hinge")
+
+_S = TypeVar("_S", bound="JsonSettings")
+
+
+class JsonSettings:
+    """``to_dict``/``from_dict`` for a dataclass of settings stored as JSON (a checkpoint's model,
+    a run's config.json): tuples are written as lists."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls: type[_S], data: dict[str, Any]) -> _S:
+        """Inverse of :meth:`to_dict`; unknown keys (newer files) are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonSettings):
     """Settings of a StarGAN model, stored inside every checkpoint.
 
     ``label_mode``: ``multi`` (independent binary attributes, as CelebA; BCE classification),
@@ -32,7 +50,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", tuple(self.attributes))
-        if self.norm not in ("concat", "lookup"):
+        if self.norm not in NORMS:
             raise ValueError(f"norm must be concat or lookup, not {self.norm!r}")
         if self.label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be one of {LABEL_MODES}, not {self.label_mode!r}")
@@ -49,18 +67,6 @@ class ModelConfig:
         """Outputs of D's classification head: one per attribute or domain. The joint mode's
         mask only tells G which block is in use; D never predicts it (as the original)."""
         return len(self.attributes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict."""
-        data = asdict(self)
-        data["attributes"] = list(self.attributes)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        """Inverse of :meth:`to_dict`; unknown keys are ignored (newer files)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
     def describe(self) -> str:
         """Key settings in a few words, e.g. ``128px concat wgan-gp 5 attrs``."""

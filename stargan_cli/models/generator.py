@@ -11,9 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .config import NORMS
 from .norms import DomainInstanceNorm, InstanceNorm
-
-NORMS = ("concat", "lookup")
 
 
 def _norm(channels: int, c_dim: int, norm: str) -> nn.Module:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
+from ..choices import ADVERSARIAL_LOSSES, DATASETS, NORMS, PRECISIONS, SCHEDULES
 from ..errors import StarganError, UsageError
+from ..models.config import JsonSettings
 from .augment import parse_policy
-from .losses import ADVERSARIAL_LOSSES
-from .schedule import SCHEDULES
 
-DATASETS = ("celeba", "folder", "both")
-NORMS = ("concat", "lookup")
-PRECISIONS = ("fp32", "bf16", "fp16")
 CONFIG_NAME = "config.json"
 
 # Settings a resumed run may change: where and how it runs, how long, how often it reports.
@@ -28,7 +25,7 @@ RESUMABLE_OVERRIDES = frozenset({
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(JsonSettings):
     """All hyper-parameters and run settings of ``stargan train`` (defaults: the paper's).
 
     ``data`` is the CelebA folder for ``dataset="celeba"``/``"both"`` (None: the folder that
@@ -37,7 +34,7 @@ class TrainConfig:
     under torchrun. ``decay_iters`` larger than ``iters`` decays over the whole run.
     ``device``/``precision``/``num_workers``/``cuda_graphs`` None pick the defaults for the
     machine (CUDA graphs on for one CUDA process in bf16/fp32); ``compile`` and
-    ``channels_last`` are opt-in (see :func:`fastpath.plan_speed`).
+    ``channels_last`` are opt-in (see :func:`.speed.plan_speed`).
     ``out`` None: a new folder under ``paths.runs_dir()``. ``resume``: a run folder to continue.
     ``warmup_iters``: the first iterations train G alone to reproduce its input (an identity
     map) before GAN training starts. ``augment``: comma-separated augmentations of every image
@@ -138,18 +135,6 @@ class TrainConfig:
     def effective_decay_iters(self) -> int:
         """``decay_iters``, at most ``iters``."""
         return min(self.decay_iters, self.iters)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict."""
-        data = asdict(self)
-        data["attrs"] = list(self.attrs)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Inverse of :meth:`to_dict`; unknown keys (newer files) are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
     def run_name(self, stamp: str) -> str:
         """Default run folder name, e.g. ``20250101-120000-concat-wgan-gp-5attrs-128px``."""

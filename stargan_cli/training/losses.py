@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-ADVERSARIAL_LOSSES = ("wgan-gp", "hinge")
+from ..choices import ADVERSARIAL_LOSSES
 
 
 def _check_kind(kind: str) -> None:

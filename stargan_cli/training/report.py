@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..checkpoints import atomic_write
-from ..fileio import storage_error, writing
+from ..fileio import atomic_write, storage_error, writing
 from ..progress import SECONDS_ENV, format_duration, line_seconds
 
 METRICS_NAME = "metrics.jsonl"

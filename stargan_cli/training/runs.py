@@ -16,8 +16,9 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from ..checkpoints import Checkpoint, atomic_write, load_checkpoint
+from ..checkpoints import Checkpoint, load_checkpoint
 from ..errors import StarganError
+from ..fileio import atomic_write
 
 CHECKPOINT_DIR = "checkpoints"
 SAMPLES_DIR = "samples"

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..checkpoints import atomic_write
+from ..fileio import atomic_write
 from ..images import denormalize
 
 PADDING = 2

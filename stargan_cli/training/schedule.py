@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-SCHEDULES = ("paper", "official")
+from ..choices import SCHEDULES
+
 # The official code updates its learning rates every lr_update_step = 1000 iterations.
 OFFICIAL_UPDATE_STEP = 1000
 
