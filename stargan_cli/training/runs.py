@@ -16,9 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from ..checkpoints import Checkpoint, load_checkpoint
+from ..checkpoints import Checkpoint
 from ..errors import StarganError
 from ..fileio import atomic_write
+from ..loading import load_checkpoint
 
 CHECKPOINT_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
