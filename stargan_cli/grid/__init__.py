@@ -33,7 +33,7 @@ Every public name is importable from ``stargan_cli.grid`` itself.
 """
 
 from .animation import ANIMATION_MODES, FrameStep, animation_frames, animation_schedule, frame_count, interpolate
-from .columns import INPUT_HEADER, Column, default_columns, exclusive_block_start, parse_columns
+from .columns import INPUT_HEADER, Column, default_columns, parse_columns
 from .files import (
     ANIMATION_FORMATS, JPEG_MAX_SIDE, SHEET_FORMATS, animation_paths, check_output, save_animation, save_sheet,
 )

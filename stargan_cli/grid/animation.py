@@ -98,12 +98,13 @@ def animation_frames(
     """The frames of one input's animation with one model: ``(image, hold)`` pairs.
 
     Targets are the columns the model supports; each frame's label interpolates the input's
-    own label (``target_label`` with no change) and a target label. Frames are ``cell_size``
+    own label (:meth:`LabelLayout.start_label <stargan_cli.label_layout.LabelLayout.start_label>`)
+    and a target label. Frames are ``cell_size``
     squares, with a caption strip when ``style.labels``.
     """
     translator = model.translator
     source = item.sources[m_index]
-    start_label = translator.target_label(source, {})
+    start_label = translator.layout.start_label(source)
     usable = [c for c in columns if c.supported(translator)]
     targets = [c.label(translator, source) for c in usable]
     schedule = animation_schedule(len(targets), frames, mode)
