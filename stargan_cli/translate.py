@@ -25,7 +25,7 @@ is estimated per face with the discriminator's classification head (sigmoid > 0.
 multi-label models, argmax for single-label ones) or stated with ``source=``.
 
 Which files a command translates and what the outputs are called is
-:mod:`stargan_cli.image_files` (its names are re-exported here).
+:mod:`stargan_cli.image_files`; where the outputs are written, :mod:`stargan_cli.output_plan`.
 The label algebra (targets on the face's own label, hair colours, exclusive domains) is the
 model's :class:`~stargan_cli.label_layout.LabelLayout` (``translator.layout``).
 """
@@ -44,9 +44,6 @@ from .attributes import target_name
 from .errors import StarganError, UsageError
 from .align import DEFAULT_PASTE, PASTE_MODES, Frame, extract_square, paste_square
 from .faces import Box
-from .image_files import (  # noqa: F401 - re-exported: they used to live here
-    OUTPUT_FORMATS, InputFile, collect_inputs, example_image_path, looks_like_output, output_items, save_image,
-)
 from .images import crop_resize, normalize, open_image, pil_to_uint8, tensor_to_pil, to_rgb
 from .label_layout import LabelLayout, TargetsInput
 
@@ -157,6 +154,35 @@ def load_image(item: ImageInput) -> Image.Image:
             return to_rgb(Image.fromarray(array.astype(np.uint8)))
         raise StarganError(f"expected an image array of shape (H, W, 3), got {array.shape}")
     raise StarganError(f"cannot use a {type(item).__name__} as an image: pass a path or PIL image")
+
+
+def check_paste(paste: str) -> None:
+    """Refuse a ``paste`` mode that is not one of :data:`align.PASTE_MODES`."""
+    if paste not in PASTE_MODES:
+        raise UsageError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
+
+
+def check_request(
+    to: TargetsInput | None,
+    *,
+    all_domains: bool = False,
+    detect: bool = True,
+    face: int | None = None,
+    paste: str = DEFAULT_PASTE,
+    batch_size: int = 1,
+) -> None:
+    """The checks of a translation request that need no model (the options of
+    :meth:`Translator.translate_many`): targets or ``all_domains`` (one of them), ``face``
+    only with detection, a known ``paste`` mode, ``batch_size`` at least 1."""
+    if all_domains and to:
+        raise UsageError("--all makes one output per attribute: drop --to, or drop --all")
+    if not all_domains and not to:
+        raise UsageError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
+    if face is not None and not detect:
+        raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
+    check_paste(paste)
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
 
 
 class Translator:
@@ -381,8 +407,6 @@ class Translator:
             result.error = str(err)
         return result
 
-    _prepare = prepare  # older name, kept for callers written against it
-
     def _finish(
         self,
         pending: list[TranslationResult],
@@ -454,24 +478,21 @@ class Translator:
         output per attribute as the original's test grid. ``face``: only the N-th face from
         the left (1-based). ``source``: the input's attributes instead of estimating them.
         ``paste``: how translated faces go back into the photo (:data:`align.PASTE_MODES`).
+
+        The options are checked (and the targets parsed) when this is called, before any
+        input is read.
         """
-        if paste not in PASTE_MODES:
-            raise StarganError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
-        if batch_size < 1:
-            raise UsageError("--batch-size must be at least 1")
-        if face is not None and not detect:
-            raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
-        if all_domains:
-            if to:
-                raise UsageError("--all makes one output per attribute: drop --to, or drop --all")
-            targets = None
-        else:
-            if not to:
-                raise UsageError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
-            targets = self.parse_targets(to)
+        check_request(to, all_domains=all_domains, detect=detect, face=face, paste=paste, batch_size=batch_size)
+        targets = None if all_domains else self.parse_targets(to)
         source_label = None if source is None else self.parse_source(source)
         if source_label is None and not self.has_classifier:
             raise StarganError(NO_CLASSIFIER)
+        return self._translate_many(inputs, targets, source_label, detect, face, batch_size, paste)
+
+    def _translate_many(
+        self, inputs: Iterable[ImageInput], targets: dict[str, float] | None, source_label: list[float] | None,
+        detect: bool, face: int | None, batch_size: int, paste: str,
+    ) -> Iterator[TranslationResult]:
         pending: list[TranslationResult] = []
         count = 0
         for item in inputs:
@@ -564,7 +585,4 @@ class Translator:
         return dict(zip(self.attributes, probs))
 
 
-__all__ = [
-    "Face", "InputFile", "TranslationResult", "Translator", "collect_inputs", "example_image_path",
-    "load_image", "looks_like_output", "output_items", "save_image", "target_name",
-]
+__all__ = ["Face", "TranslationResult", "Translator", "check_paste", "check_request", "load_image"]

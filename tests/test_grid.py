@@ -213,14 +213,14 @@ def test_row_labels_show_model_settings(models):
 
 
 def test_face_detection_inputs_use_the_translator_crop(models, tmp_path):
-    from stargan_cli.translate import example_image_path
+    from stargan_cli.image_files import example_image_path
 
     photo = example_image_path()
     out = tmp_path / "face.png"
     _ok([photo, "-m", models["a"], "--no-labels", "--padding", 0, "-o", out])  # sources estimated by D
     sheet = np.asarray(Image.open(out).convert("RGB"))
     translator = Translator(models["a"], device="cpu")
-    prepared = translator._prepare(photo, True, None)
+    prepared = translator.prepare(photo, True, None)
     assert sheet.shape == (len(prepared.faces) * 32, 6 * 32, 3)
     assert np.array_equal(_cell(sheet, 0, 0, 32), np.asarray(prepared.faces[0].crop))
 
