@@ -184,20 +184,19 @@ def register(app: typer.Typer) -> None:
             MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
         )
         if gif:
-            plan = lib.animation_paths(output, grid_inputs, models)
-            for _, _, path in plan:
-                lib.check_output(path, formats, overwrite)
+            plan = lib.animation_plan(output, grid_inputs, models, overwrite=overwrite)
             style = lib.SheetStyle(cell_size=cell_size or lib.default_cell_size(models), **style_args)
             with progress:
                 task = progress.add_task("Animating", total=len(plan))
-                for i, m, path in plan:
-                    frames_out = lib.animation_frames(
-                        models[m], grid_inputs[i], m, columns, frames=frames, mode=gif_mode, style=style,
-                        batch_size=batch_size,
-                    )
-                    lib.save_animation(frames_out, path, frame_ms=frame_ms)
+
+                def written(path: Path, count: int) -> None:
                     progress.advance(task)
-                    progress.console.print(escape(f"{path}: {len(frames_out)} frames"), highlight=False)
+                    progress.console.print(escape(f"{path}: {count} frames"), highlight=False)
+
+                lib.write_animations(
+                    plan, models, grid_inputs, columns, frames=frames, mode=gif_mode, style=style,
+                    frame_ms=frame_ms, batch_size=batch_size, written=written,
+                )
             return
 
         with progress:

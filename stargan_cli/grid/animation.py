@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 from PIL import Image, ImageDraw
 
 from ..errors import UsageError
 from .columns import INPUT_HEADER, Column
+from .files import save_animation
 from .inputs import GridInput
 from .layout import SheetStyle, fit_cell
 from .models import GridModel
@@ -129,3 +131,27 @@ def animation_frames(
             frame = _caption(frame, name, t, style)
         out.append((frame, step.hold))
     return out
+
+
+def write_animations(
+    plan: Sequence[tuple[int, int, Path]],
+    models: Sequence[GridModel],
+    inputs: Sequence[GridInput],
+    columns: Sequence[Column],
+    *,
+    frames: int = 8,
+    mode: str = "back",
+    style: SheetStyle | None = None,
+    frame_ms: int = 80,
+    batch_size: int = 16,
+    written: Callable[[Path, int], None] | None = None,
+) -> None:
+    """Compute and save every animation of ``plan`` (``(input index, model index, path)``, see
+    :func:`~stargan_cli.grid.files.animation_plan`); ``written(path, frame count)`` after each."""
+    for i, m, path in plan:
+        frames_out = animation_frames(
+            models[m], inputs[i], m, columns, frames=frames, mode=mode, style=style, batch_size=batch_size,
+        )
+        save_animation(frames_out, path, frame_ms=frame_ms)
+        if written is not None:
+            written(path, len(frames_out))
