@@ -12,6 +12,10 @@ import typer
 
 from ..errors import StarganError, UsageError
 from .common import DeviceOption, console, err_console, print_error
+from .options import (
+    OverwriteOption, RecursiveOption, batch_size_option, face_option, model_option, no_detect_option, output_option,
+    paste_option, source_attrs_option, to_option,
+)
 
 if TYPE_CHECKING:
     from ..translate import TranslationResult, Translator
@@ -53,54 +57,47 @@ def register(app: typer.Typer) -> None:
         ] = None,
         to: Annotated[
             Optional[list[str]],
-            typer.Option(
-                "--to", "-t",
-                help="Attribute to turn on (Blond_Hair) or off (Male=0); repeat or comma-separate.",
-                show_default=False,
-            ),
+            to_option("Attribute to turn on (Blond_Hair) or off (Male=0); repeat or comma-separate."),
         ] = None,
         all_domains: Annotated[
             bool,
             typer.Option("--all", help="One output per attribute (hair colour set, others flipped) plus NAME.all.png strip."),
         ] = False,
         output: Annotated[
-            Optional[Path],
-            typer.Option("--output", "-o", help="Output file (one input) or folder. Default: next to each input.", show_default=False),
+            Optional[Path], output_option("Output file (one input) or folder. Default: next to each input.")
         ] = None,
         model: Annotated[
             Optional[str],
-            typer.Option("--model", "-m", help="Model name, checkpoint or official NNNNNN-G.ckpt. Default: stargan-celeba-mini (bundled).", show_default=False),
+            model_option("Model name, checkpoint or official NNNNNN-G.ckpt. Default: stargan-celeba-mini (bundled)."),
         ] = None,
         source_attrs: Annotated[
             Optional[str],
-            typer.Option("--source-attrs", help="The input's attributes that are on (the rest off), instead of estimating them; 'none' for all off.", show_default=False),
+            source_attrs_option(
+                "The input's attributes that are on (the rest off), instead of estimating them; 'none' for all off."
+            ),
         ] = None,
         no_detect: Annotated[
             bool,
-            typer.Option("--no-detect", help="Take each image as an aligned face crop (CelebA preprocessing); writes the model-size square."),
+            no_detect_option("Take each image as an aligned face crop (CelebA preprocessing); writes the model-size square."),
         ] = False,
-        face: Annotated[
-            Optional[int],
-            typer.Option("--face", help="Translate only face N (1 = leftmost).", min=1, show_default=False),
-        ] = None,
+        face: Annotated[Optional[int], face_option("Translate only face N (1 = leftmost).")] = None,
         paste: Annotated[
             str,
-            typer.Option(
-                "--paste", metavar="MODE",
-                help="How each translated face goes back into the photo: delta (add only what the model "
+            paste_option(
+                "How each translated face goes back into the photo: delta (add only what the model "
                 "changed; keeps the photo's detail), masked (the same, only where the change is large), "
-                "replace (the model's square scaled up).",
+                "replace (the model's square scaled up)."
             ),
         ] = "masked",
         crop_only: Annotated[
             bool, typer.Option("--crop-only", help="Write only the translated face squares (NAME.faceN.<target>.png when several).")
         ] = False,
-        recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders of folder inputs.")] = False,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
+        recursive: RecursiveOption = False,
+        overwrite: OverwriteOption = False,
         example: Annotated[
             bool, typer.Option("--example", help="Use the bundled sample portrait (output in the current folder).")
         ] = False,
-        batch_size: Annotated[int, typer.Option("--batch-size", help="Faces per batch on the device.", min=1)] = 16,
+        batch_size: Annotated[int, batch_size_option("Faces per batch on the device.")] = 16,
         device: DeviceOption = None,
     ) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
