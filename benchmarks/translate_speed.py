@@ -46,7 +46,8 @@ def bench_device(name: str, repeats: int, batch_repeats: int, batch: int, size: 
     import torch
 
     from stargan_cli.models import ModelConfig, build_discriminator, build_generator
-    from stargan_cli.translate import Translator, example_image_path
+    from stargan_cli.image_files import example_image_path
+    from stargan_cli.translate import Translator
 
     torch.manual_seed(0)
     config = ModelConfig(attributes=("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"), image_size=size)

@@ -25,7 +25,9 @@ is estimated per face with the discriminator's classification head (sigmoid > 0.
 multi-label models, argmax for single-label ones) or stated with ``source=``.
 
 Which files a command translates and what the outputs are called is
-:mod:`stargan_cli.image_files` (its names are re-exported here).
+:mod:`stargan_cli.image_files`; where the outputs are written, :mod:`stargan_cli.output_plan`.
+The label algebra (targets on the face's own label, hair colours, exclusive domains) is the
+model's :class:`~stargan_cli.label_layout.LabelLayout` (``translator.layout``).
 """
 
 from __future__ import annotations
@@ -38,17 +40,12 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, Un
 import numpy as np
 from PIL import Image, ImageOps
 
-from .attributes import (
-    HAIR_COLORS, apply_targets, exclusive_block_start, parse_targets, single_domain_targets,
-    split_names, target_name,
-)
+from .attributes import target_name
 from .errors import StarganError, UsageError
 from .align import DEFAULT_PASTE, PASTE_MODES, Frame, extract_square, paste_square
 from .faces import Box
-from .image_files import (  # noqa: F401 - re-exported: they used to live here
-    OUTPUT_FORMATS, InputFile, collect_inputs, example_image_path, looks_like_output, output_items, save_image,
-)
 from .images import crop_resize, normalize, open_image, pil_to_uint8, tensor_to_pil, to_rgb
+from .label_layout import LabelLayout, TargetsInput
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +57,6 @@ if TYPE_CHECKING:
     from .models.config import ModelConfig
 
 ImageInput = Union[Image.Image, str, os.PathLike, np.ndarray]
-TargetsInput = Union[str, Sequence[str], Mapping[str, float]]
 
 NO_CLASSIFIER = (
     "this model was saved without its discriminator, so the input's own attributes cannot be "
@@ -160,6 +156,35 @@ def load_image(item: ImageInput) -> Image.Image:
     raise StarganError(f"cannot use a {type(item).__name__} as an image: pass a path or PIL image")
 
 
+def check_paste(paste: str) -> None:
+    """Refuse a ``paste`` mode that is not one of :data:`align.PASTE_MODES`."""
+    if paste not in PASTE_MODES:
+        raise UsageError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
+
+
+def check_request(
+    to: TargetsInput | None,
+    *,
+    all_domains: bool = False,
+    detect: bool = True,
+    face: int | None = None,
+    paste: str = DEFAULT_PASTE,
+    batch_size: int = 1,
+) -> None:
+    """The checks of a translation request that need no model (the options of
+    :meth:`Translator.translate_many`): targets or ``all_domains`` (one of them), ``face``
+    only with detection, a known ``paste`` mode, ``batch_size`` at least 1."""
+    if all_domains and to:
+        raise UsageError("--all makes one output per attribute: drop --to, or drop --all")
+    if not all_domains and not to:
+        raise UsageError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
+    if face is not None and not detect:
+        raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
+    check_paste(paste)
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+
+
 class Translator:
     """A loaded StarGAN model ready to translate photos.
 
@@ -202,6 +227,7 @@ class Translator:
             if discriminator is not None:
                 discriminator = discriminator.to(self.device).eval()
         self.config: ModelConfig = config
+        self.layout = LabelLayout.of(config)
         self.G = generator
         self.D = discriminator
         self.dtype = inference_dtype(self.device, half)
@@ -249,89 +275,31 @@ class Translator:
         """Index of the first exclusive (single-label) domain in :attr:`attributes`: the
         attributes before it are independent on/off attributes (all of them for a CelebA
         model, none for a single-label model, the CelebA block for a joint one)."""
-        return self._split
+        return self.layout.exclusive_start
 
-    @property
-    def _split(self) -> int:
-        return exclusive_block_start(self.config)
-
-    # ---- labels --------------------------------------------------------------------------
+    # ---- labels (the model's :class:`~stargan_cli.label_layout.LabelLayout`) -------------
 
     def parse_targets(self, to: TargetsInput) -> dict[str, float]:
         """``["Blond_Hair", "Male=0"]``, ``"Blond_Hair,Male=0"`` or ``{"Male": 0}`` as a checked dict."""
-        if isinstance(to, Mapping):
-            to = [f"{k}={float(v):g}" for k, v in to.items()]
-        targets = parse_targets(to, self.attributes)
-        split = self._split
-        exclusive = [a for a in targets if a in self.attributes[split:]]
-        if exclusive:
-            if len(exclusive) != len(targets) or len(exclusive) != 1 or targets[exclusive[0]] <= 0:
-                raise UsageError(
-                    f"{', '.join(self.attributes[split:])} are exclusive domains of this model: "
-                    f"name exactly one to translate to, e.g. --to {self.attributes[split]}"
-                )
-        return targets
+        return self.layout.parse_targets(to)
 
     def parse_source(self, source: TargetsInput) -> list[float]:
         """The input's attributes as a 0/1 label: names that are on (the rest off), or a dict."""
-        if isinstance(source, Mapping):
-            items = [f"{k}={float(v):g}" for k, v in source.items()]
-            given = parse_targets(items, self.attributes) if items else {}
-        else:
-            names = split_names(source)
-            if not names or [n.lower() for n in names] == ["none"]:
-                given = {}
-            else:
-                given = parse_targets(names, self.attributes)
-        return [1.0 if given.get(a, 0.0) > 0.5 else 0.0 for a in self.attributes]
+        return self.layout.parse_source(source)
 
     def label_from_scores(self, scores: Sequence[float]) -> list[float]:
         """0/1 source label from classifier probabilities: > 0.5 per multi-label attribute (at
         most one hair colour: the likeliest), argmax among exclusive domains."""
-        split = self._split
-        label = [1.0 if p > 0.5 else 0.0 for p in scores[:split]]
-        # Hair colours are exclusive: keep only the most likely one of those above 0.5.
-        hair = [i for i in range(split) if self.attributes[i] in HAIR_COLORS and label[i]]
-        for i in hair:
-            if scores[i] < max(scores[j] for j in hair):
-                label[i] = 0.0
-        rest = list(scores[split:])
-        if rest:
-            best = int(np.argmax(rest))
-            label += [1.0 if i == best else 0.0 for i in range(len(rest))]
-        return label
+        return self.layout.label_from_scores(scores)
 
     def target_label(self, source_label: Sequence[float], targets: Mapping[str, float]) -> list[float]:
         """The full generator label (``c_dim`` long, mask included) for ``targets`` on ``source_label``."""
-        split, attrs = self._split, self.attributes
-        joint = self.config.label_mode == "joint"
-        if any(a in attrs[split:] for a in targets):
-            on = next(iter(targets))
-            label = [0.0] * split + [1.0 if a == on else 0.0 for a in attrs[split:]]
-            return label + ([0.0, 1.0] if joint else [])
-        label = apply_targets(list(source_label[:split]), attrs[:split], targets)
-        if joint:
-            label += [0.0] * (len(attrs) - split) + [1.0, 0.0]
-        return label
+        return self.layout.target_label(source_label, targets)
 
     def domain_targets(self, source_label: Sequence[float]) -> list[tuple[str, list[float]]]:
         """One generator label per attribute, as the original's test grid: a hair colour set on
         (other colours off), any other multi-label attribute flipped, each exclusive domain."""
-        import torch
-
-        split, attrs = self._split, self.attributes
-        joint = self.config.label_mode == "joint"
-        out: list[tuple[str, list[float]]] = []
-        if split:
-            src = torch.tensor([list(source_label[:split])], dtype=torch.float32)
-            for name, label in zip(attrs[:split], single_domain_targets(src, attrs[:split])):
-                values = label[0].tolist()
-                if joint:
-                    values += [0.0] * (len(attrs) - split) + [1.0, 0.0]
-                out.append((name, values))
-        for name in attrs[split:]:
-            out.append((name, self.target_label(source_label, {name: 1.0})))
-        return out
+        return self.layout.domain_targets(source_label)
 
     # ---- tensors ---------------------------------------------------------------------------
 
@@ -361,7 +329,7 @@ class Translator:
         with torch.inference_mode(), self._autocast():
             _, logits = self.D(x.to(self.device))
         logits = logits.float().cpu()[:, : len(self.attributes)]
-        split = self._split
+        split = self.exclusive_start
         parts = [torch.sigmoid(logits[:, :split])]
         if split < logits.size(1):
             parts.append(torch.softmax(logits[:, split:], dim=1))
@@ -440,8 +408,6 @@ class Translator:
             result.error = str(err)
         return result
 
-    _prepare = prepare  # older name, kept for callers written against it
-
     def _finish(
         self,
         pending: list[TranslationResult],
@@ -513,24 +479,21 @@ class Translator:
         output per attribute as the original's test grid. ``face``: only the N-th face from
         the left (1-based). ``source``: the input's attributes instead of estimating them.
         ``paste``: how translated faces go back into the photo (:data:`align.PASTE_MODES`).
+
+        The options are checked (and the targets parsed) when this is called, before any
+        input is read.
         """
-        if paste not in PASTE_MODES:
-            raise StarganError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
-        if batch_size < 1:
-            raise UsageError("--batch-size must be at least 1")
-        if face is not None and not detect:
-            raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
-        if all_domains:
-            if to:
-                raise UsageError("--all makes one output per attribute: drop --to, or drop --all")
-            targets = None
-        else:
-            if not to:
-                raise UsageError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
-            targets = self.parse_targets(to)
+        check_request(to, all_domains=all_domains, detect=detect, face=face, paste=paste, batch_size=batch_size)
+        targets = None if all_domains else self.parse_targets(to)
         source_label = None if source is None else self.parse_source(source)
         if source_label is None and not self.has_classifier:
             raise StarganError(NO_CLASSIFIER)
+        return self._translate_many(inputs, targets, source_label, detect, face, batch_size, paste)
+
+    def _translate_many(
+        self, inputs: Iterable[ImageInput], targets: dict[str, float] | None, source_label: list[float] | None,
+        detect: bool, face: int | None, batch_size: int, paste: str,
+    ) -> Iterator[TranslationResult]:
         pending: list[TranslationResult] = []
         count = 0
         for item in inputs:
@@ -623,7 +586,4 @@ class Translator:
         return dict(zip(self.attributes, probs))
 
 
-__all__ = [
-    "Face", "InputFile", "TranslationResult", "Translator", "collect_inputs", "example_image_path",
-    "load_image", "looks_like_output", "output_items", "save_image", "target_name",
-]
+__all__ = ["Face", "TranslationResult", "Translator", "check_paste", "check_request", "load_image"]

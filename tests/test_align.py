@@ -14,7 +14,7 @@ from stargan_cli.align import (
 )
 from stargan_cli.faces import Box
 from stargan_cli.landmarks import detect_landmarks
-from stargan_cli.translate import example_image_path
+from stargan_cli.image_files import example_image_path
 
 
 @pytest.fixture(scope="module")

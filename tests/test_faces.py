@@ -18,7 +18,7 @@ from stargan_cli.faces import (
     model_square,
     paste_back,
 )
-from stargan_cli.translate import example_image_path
+from stargan_cli.image_files import example_image_path
 
 # The Haar functions stay for callers of the API; the package itself finds faces with
 # landmarks now and runs with OpenCV 5, whose wheels ship no cascades.

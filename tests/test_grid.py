@@ -213,14 +213,14 @@ def test_row_labels_show_model_settings(models):
 
 
 def test_face_detection_inputs_use_the_translator_crop(models, tmp_path):
-    from stargan_cli.translate import example_image_path
+    from stargan_cli.image_files import example_image_path
 
     photo = example_image_path()
     out = tmp_path / "face.png"
     _ok([photo, "-m", models["a"], "--no-labels", "--padding", 0, "-o", out])  # sources estimated by D
     sheet = np.asarray(Image.open(out).convert("RGB"))
     translator = Translator(models["a"], device="cpu")
-    prepared = translator._prepare(photo, True, None)
+    prepared = translator.prepare(photo, True, None)
     assert sheet.shape == (len(prepared.faces) * 32, 6 * 32, 3)
     assert np.array_equal(_cell(sheet, 0, 0, 32), np.asarray(prepared.faces[0].crop))
 
@@ -333,6 +333,19 @@ def test_animation_frames_follow_the_labels(models, photos, tmp_path):
     # frame 1 is half way: different from both ends
     assert not np.array_equal(np.asarray(frames[1][0]), np.asarray(frames[0][0]))
     assert not np.array_equal(np.asarray(frames[1][0]), np.asarray(frames[2][0]))
+
+
+def test_animation_of_a_single_domain_model_starts_at_the_face_own_domain(photos, tmp_path):
+    config = ModelConfig(attributes=("happy", "sad"), image_size=32, label_mode="single",
+                         g_conv_dim=8, g_repeat=1, d_conv_dim=8, d_repeat=2)
+    grid_models = lib.load_models([str(_save_model(tmp_path / "single.pt", config, 4))], "cpu")
+    inputs, problems = lib.file_inputs(grid_models, photos[:1], detect=False, source="sad")
+    assert not problems and inputs[0].sources == [[0.0, 1.0]]
+    columns = lib.default_columns([config])
+    frames = lib.animation_frames(grid_models[0], inputs[0], 0, columns, frames=2, mode="back")
+    assert len(frames) == 8
+    own = grid_models[0].translator(photos[0], to="sad", source="sad", detect=False)
+    assert np.abs(np.asarray(frames[0][0]).astype(int) - np.asarray(own).astype(int)).max() <= 1
 
 
 def test_several_animations_are_named_per_input_and_model(models, photos, tmp_path):

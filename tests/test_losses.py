@@ -1,4 +1,4 @@
-"""Pure training pieces: losses, learning-rate schedules, target labels, joint labels."""
+"""Pure training losses (the schedule and label tests live in test_schedule.py and test_label_layout.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stargan_cli.attributes import exclusive_hair
-from stargan_cli.training.labels import (
-    grid_targets,
-    hair_mask,
-    keep_first_hair_colour,
-    label_parts,
-    model_label,
-    random_targets,
-)
 from stargan_cli.training.losses import (
     classification_loss,
     critic_loss,
@@ -24,8 +15,6 @@ from stargan_cli.training.losses import (
     gradient_penalty,
     reconstruction_loss,
 )
-
-ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 
 
 # ------------------------------------------------------------------------------- losses
@@ -101,68 +90,3 @@ def test_reconstruction_loss_is_mean_absolute_error():
     b = torch.full((2, 3, 2, 2), 0.5)
     b[0, 0, 0, 0] = -1.5
     assert reconstruction_loss(a, b).item() == pytest.approx((23 * 0.5 + 1.5) / 24)
-
-
-# ------------------------------------------------------------------------------- labels
-def test_random_targets_are_a_permutation_of_the_batch():
-    part = label_parts([(("Male", "Young"), "multi")])[0]
-    labels = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [1.0, 1.0]])
-    gen = torch.Generator().manual_seed(3)
-    targets = random_targets(labels, part, gen)
-    assert sorted(map(tuple, targets.tolist())) == sorted(map(tuple, labels.tolist()))
-    # Seeded: the same generator state gives the same targets, another seed another order.
-    assert torch.equal(targets, random_targets(labels, part, torch.Generator().manual_seed(3)))
-    orders = {tuple(map(tuple, random_targets(labels, part, torch.Generator().manual_seed(s)).tolist())) for s in range(10)}
-    assert len(orders) > 1
-
-
-def test_random_targets_make_hair_colours_exclusive():
-    part = label_parts([(ATTRS, "multi")])[0]
-    labels = torch.tensor([[1.0, 1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0, 1.0]])
-    targets = random_targets(labels, part, torch.Generator().manual_seed(0))
-    assert (targets[:, :3].sum(1) <= 1).all()
-    assert targets[:, 3:].sum() == labels[:, 3:].sum()  # other attributes untouched
-    # Single-domain (one-hot) labels stay as they are.
-    domains = label_parts([(("happy", "sad", "angry"), "single")])[0]
-    one_hot = torch.eye(3)
-    assert (random_targets(one_hot, domains, torch.Generator().manual_seed(0)).sum(1) == 1).all()
-
-
-def test_hair_exclusivity_matches_the_attributes_module():
-    names = ("Male", "Black_Hair", "Young", "Gray_Hair", "Blond_Hair")  # hair columns not adjacent
-    labels = (torch.rand(200, 5, generator=torch.Generator().manual_seed(1)) > 0.4).float()
-    mine = keep_first_hair_colour(labels, hair_mask(names))
-    assert torch.equal(mine, exclusive_hair(labels, names))
-    assert (mine[:, [1, 3, 4]].sum(1) <= 1).all() and ((labels[:, [1, 3, 4]].sum(1) > 1)).any()
-
-
-def test_joint_labels_carry_the_mask_vector():
-    celeba, folder = label_parts([(("Blond_Hair", "Male"), "multi"), (("happy", "sad", "angry"), "single")])
-    assert (celeba.start, celeba.stop, celeba.mask_index) == (0, 2, 5)
-    assert (folder.start, folder.stop, folder.mask_index) == (2, 5, 6)
-    c = model_label(torch.tensor([[1.0, 0.0]]), celeba, 7)
-    assert c.tolist() == [[1, 0, 0, 0, 0, 1, 0]]
-    f = model_label(torch.tensor([[0.0, 0.0, 1.0]]), folder, 7)
-    assert f.tolist() == [[0, 0, 0, 0, 1, 0, 1]]
-    single = label_parts([(ATTRS, "multi")])[0]
-    assert single.mask_index is None
-    labels = torch.ones(2, 5)
-    assert model_label(labels, single, 5) is labels
-    with pytest.raises(ValueError):
-        model_label(torch.ones(1, 3), celeba, 7)
-
-
-def test_grid_targets_follow_the_original_test_images():
-    part = label_parts([(ATTRS, "multi")])[0]
-    source = torch.tensor([[1.0, 0.0, 0.0, 1.0, 0.0]])
-    cols = grid_targets(source, [part], part, 5)
-    assert [c.tolist()[0] for c in cols] == [
-        [1, 0, 0, 1, 0], [0, 1, 0, 1, 0], [0, 0, 1, 1, 0],  # hair colours, exclusive
-        [1, 0, 0, 0, 0], [1, 0, 0, 1, 1],  # Male, Young flipped
-    ]
-    celeba, folder = label_parts([(("Blond_Hair", "Male"), "multi"), (("happy", "sad"), "single")])
-    cols = grid_targets(torch.tensor([[0.0, 1.0]]), [celeba, folder], celeba, 6)
-    assert [c.tolist()[0] for c in cols] == [
-        [1, 1, 0, 0, 1, 0], [0, 0, 0, 0, 1, 0],  # CelebA targets with the CelebA mask
-        [0, 0, 1, 0, 0, 1], [0, 0, 0, 1, 0, 1],  # each folder domain with the folder mask
-    ]

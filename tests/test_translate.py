@@ -17,15 +17,9 @@ from stargan_cli.grid.layout import SheetStyle
 from stargan_cli.landmarks import detect_landmarks
 from stargan_cli.images import tensor_to_pil
 from stargan_cli.models import ModelConfig, build_discriminator, build_generator
-from stargan_cli.translate import (
-    Translator,
-    collect_inputs,
-    example_image_path,
-    looks_like_output,
-    output_items,
-    save_image,
-    target_name,
-)
+from stargan_cli.attributes import target_name
+from stargan_cli.image_files import collect_inputs, example_image_path, looks_like_output, output_items, save_image
+from stargan_cli.translate import Translator
 
 ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from stargan_cli import paths
 from stargan_cli.checkpoints import Checkpoint, save_checkpoint
 from stargan_cli.cli import app
+from stargan_cli.image_files import example_image_path
 from stargan_cli.models import build_discriminator, build_generator
-from stargan_cli.translate import Translator, example_image_path
+from stargan_cli.translate import Translator
 
 runner = CliRunner()
 ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")

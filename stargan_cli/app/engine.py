@@ -2,7 +2,7 @@
 
 The server (:mod:`.server`) only turns HTTP requests into calls here. Every translation goes
 through :class:`~stargan_cli.translate.Translator` (its face detection, CelebA framing, label
-logic and :func:`~stargan_cli.align.paste_square`), exactly as ``stargan translate`` does; the
+layout and :func:`~stargan_cli.align.paste_square`), exactly as ``stargan translate`` does; the
 intensity slider only blends the generator label between the face's own label and the target's,
 as ``stargan grid --gif`` does.
 
@@ -215,26 +215,18 @@ class Models:
     def describe(self, name: str | None = None) -> dict[str, Any]:
         """What the page needs to draw a model's controls."""
         t = self.get(name)
-        split = t.exclusive_start
-        multi = list(t.attributes[:split])
+        multi = list(t.layout.multi.names) if t.layout.multi is not None else []
         return {
             "name": name or self.default,
             "attributes": list(t.attributes),
             "hair": [a for a in multi if a in HAIR_COLORS],
             "toggles": [a for a in multi if a not in HAIR_COLORS],
-            "domains": list(t.attributes[split:]),
+            "domains": list(t.layout.domains.names) if t.layout.domains is not None else [],
             "image_size": t.image_size,
             "has_classifier": t.has_classifier,
             "description": t.config.describe(),
             "device": str(t.device),
         }
-
-
-def start_label(translator: "Translator", source_label: Sequence[float]) -> list[float]:
-    """The generator label of the face as it is (the slider's 0 end), as ``grid --gif`` starts."""
-    if translator.exclusive_start == 0:  # single-label model: the label is the domain one-hot
-        return list(source_label)
-    return translator.target_label(source_label, {})
 
 
 def _values(mapping: Mapping[str, Any] | None, what: str) -> dict[str, float]:
@@ -333,7 +325,7 @@ class Engine:
                         "message": "this model has no discriminator to estimate the photo's attributes: set them yourself"}
             square = prepared.faces[0].crop
             scores = translator.classify(translator.square_tensor(square)[None])[0].tolist()
-        label = translator.label_from_scores(scores)
+        label = translator.layout.label_from_scores(scores)
         return {
             "estimated": True,
             "scores": {a: round(p, 4) for a, p in zip(translator.attributes, scores)},
@@ -348,10 +340,11 @@ class Engine:
         strength = float(strength)
         if not 0.0 <= strength <= 1.0:
             raise StarganError("intensity must be between 0 and 1")
-        source_label = translator.parse_source(_values(source, "source"))
-        targets = translator.parse_targets(_values(to, "to")) if to else {}
-        start = start_label(translator, source_label)
-        end = translator.target_label(source_label, targets) if targets else start
+        layout = translator.layout
+        source_label = layout.parse_source(_values(source, "source"))
+        targets = layout.parse_targets(_values(to, "to")) if to else {}
+        start = layout.start_label(source_label)
+        end = layout.target_label(source_label, targets) if targets else start
         return start, end, interpolate(start, end, strength), targets
 
     def translate(self, image_id: str, model: str | None, face: int | None, source: Mapping[str, Any] | None,
@@ -383,7 +376,7 @@ class Engine:
         upload = self._upload(image_id)
         with self.lock:
             translator = self.models.get(model)
-            given = translator.parse_source(_values(source, "source")) if source is not None else None
+            given = translator.layout.parse_source(_values(source, "source")) if source is not None else None
             if face is not None and not 1 <= int(face) <= len(upload.faces):
                 raise NotFound(f"face {face} does not exist: the photo has {len(upload.faces)} face(s)")
             result = translator.translate_all(

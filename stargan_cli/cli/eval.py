@@ -12,6 +12,7 @@ import typer
 
 from ..errors import UsageError
 from .common import DeviceOption, console, err_console
+from .options import batch_size_option, data_option, model_option
 
 HELP = (
     "Evaluate models on held-out CelebA images.\n\n"
@@ -34,13 +35,11 @@ def register(app: typer.Typer) -> None:
     @app.command("eval", help=HELP, no_args_is_help=True)
     def eval_cmd(
         model: Annotated[
-            Optional[list[str]],
-            typer.Option("--model", "-m", help="Model name or checkpoint; repeat to compare models side by side.", show_default=False),
+            Optional[list[str]], model_option("Model name or checkpoint; repeat to compare models side by side.")
         ] = None,
         dataset: Annotated[str, typer.Option("--dataset", help="Evaluation dataset (celeba).")] = "celeba",
         data: Annotated[
-            Optional[Path],
-            typer.Option("--data", help="CelebA folder. Default: the one `stargan download celeba` installs.", show_default=False),
+            Optional[Path], data_option("CelebA folder. Default: the one `stargan download celeba` installs.")
         ] = None,
         split: Annotated[str, typer.Option("--split", help="Images to evaluate on: test (held out) or train.")] = "test",
         n: Annotated[int, typer.Option("--n", help="Number of input images per model.", min=1)] = 200,
@@ -51,7 +50,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Seed of the choice of images (and of classifier training).")] = 0,
         batch_size: Annotated[
             Optional[int],
-            typer.Option("--batch-size", help="Images per batch on the device (default 32; 64 for classifier training).", min=1, show_default=False),
+            batch_size_option("Images per batch on the device (default 32; 64 for classifier training).", show_default=False),
         ] = None,
         fid: Annotated[
             str,

@@ -12,6 +12,10 @@ import typer
 
 from ..errors import StarganError, UsageError
 from .common import DeviceOption, console, err_console
+from .options import (
+    OverwriteOption, RecursiveOption, batch_size_option, data_option, face_option, model_option, no_detect_option,
+    output_option, source_attrs_option, to_option,
+)
 
 HELP = """Compare models on the same faces: one sheet, or an animation per input with --gif.
 
@@ -47,47 +51,41 @@ def register(app: typer.Typer) -> None:
         ] = None,
         model: Annotated[
             Optional[list[str]],
-            typer.Option(
-                "--model", "-m",
-                help="Model name, checkpoint or official NNNNNN-G.ckpt; repeat to compare. Default: stargan-celeba-mini (bundled).",
-                show_default=False,
+            model_option(
+                "Model name, checkpoint or official NNNNNN-G.ckpt; repeat to compare. Default: stargan-celeba-mini (bundled)."
             ),
         ] = None,
         to: Annotated[
             Optional[list[str]],
-            typer.Option(
-                "--to", "-t",
-                help="A target column (Blond_Hair, Male=0, Blond_Hair+Young=0); repeat or comma-separate. Default: every attribute.",
-                show_default=False,
+            to_option(
+                "A target column (Blond_Hair, Male=0, Blond_Hair+Young=0); repeat or comma-separate. Default: every attribute."
             ),
         ] = None,
         output: Annotated[
             Optional[Path],
-            typer.Option("--output", "-o", help="Sheet (.png/.jpg) or, with --gif, animation (.gif/.webp). Default: grid.png / grid.gif.", show_default=False),
+            output_option("Sheet (.png/.jpg) or, with --gif, animation (.gif/.webp). Default: grid.png / grid.gif."),
         ] = None,
         dataset: Annotated[
             Optional[str],
             typer.Option("--dataset", help="Take the images from an installed dataset instead: celeba.", show_default=False),
         ] = None,
         data: Annotated[
-            Optional[Path],
-            typer.Option("--data", help="Dataset folder (default: where `stargan download celeba` puts it).", show_default=False),
+            Optional[Path], data_option("Dataset folder (default: where `stargan download celeba` puts it).")
         ] = None,
         split: Annotated[str, typer.Option("--split", help="Dataset images from the held-out test set or the training set.")] = "test",
         n: Annotated[int, typer.Option("--n", help="Number of dataset images.", min=1)] = 16,
         seed: Annotated[int, typer.Option("--seed", help="Which dataset images: same seed, same images.")] = 1234,
-        no_detect: Annotated[
-            bool, typer.Option("--no-detect", help="Take each image as an aligned face crop (no face detection).")
-        ] = False,
+        no_detect: Annotated[bool, no_detect_option("Take each image as an aligned face crop (no face detection).")] = False,
         face: Annotated[
-            Optional[int],
-            typer.Option("--face", help="Only face N of each photo (1 = leftmost). Default: every face, one row each.", min=1, show_default=False),
+            Optional[int], face_option("Only face N of each photo (1 = leftmost). Default: every face, one row each.")
         ] = None,
         source_attrs: Annotated[
             Optional[str],
-            typer.Option("--source-attrs", help="The inputs' attributes that are on (the rest off), instead of estimating them; 'none' for all off.", show_default=False),
+            source_attrs_option(
+                "The inputs' attributes that are on (the rest off), instead of estimating them; 'none' for all off."
+            ),
         ] = None,
-        recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders of folder inputs.")] = False,
+        recursive: RecursiveOption = False,
         labels: Annotated[
             bool, typer.Option("--labels/--no-labels", help="Draw column headers, row labels and title (--no-labels: bare grid).")
         ] = True,
@@ -106,8 +104,8 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--gif-mode", help="back: input -> each target -> input; chain: input -> target 1 -> target 2 ... -> input.")
         ] = "back",
         frame_ms: Annotated[int, typer.Option("--frame-ms", help="Milliseconds per frame (input and targets held 4x).", min=1)] = 80,
-        batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch on the device.", min=1)] = 16,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
+        batch_size: Annotated[int, batch_size_option("Images per batch on the device.")] = 16,
+        overwrite: OverwriteOption = False,
         device: DeviceOption = None,
     ) -> None:
         from rich.markup import escape
@@ -184,20 +182,19 @@ def register(app: typer.Typer) -> None:
             MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
         )
         if gif:
-            plan = lib.animation_paths(output, grid_inputs, models)
-            for _, _, path in plan:
-                lib.check_output(path, formats, overwrite)
+            plan = lib.animation_plan(output, grid_inputs, models, overwrite=overwrite)
             style = lib.SheetStyle(cell_size=cell_size or lib.default_cell_size(models), **style_args)
             with progress:
                 task = progress.add_task("Animating", total=len(plan))
-                for i, m, path in plan:
-                    frames_out = lib.animation_frames(
-                        models[m], grid_inputs[i], m, columns, frames=frames, mode=gif_mode, style=style,
-                        batch_size=batch_size,
-                    )
-                    lib.save_animation(frames_out, path, frame_ms=frame_ms)
+
+                def written(path: Path, count: int) -> None:
                     progress.advance(task)
-                    progress.console.print(escape(f"{path}: {len(frames_out)} frames"), highlight=False)
+                    progress.console.print(escape(f"{path}: {count} frames"), highlight=False)
+
+                lib.write_animations(
+                    plan, models, grid_inputs, columns, frames=frames, mode=gif_mode, style=style,
+                    frame_ms=frame_ms, batch_size=batch_size, written=written,
+                )
             return
 
         with progress:

@@ -12,9 +12,12 @@ import typer
 
 from ..errors import StarganError, UsageError
 from .common import DeviceOption, console, err_console, print_error
+from .options import (
+    OverwriteOption, RecursiveOption, batch_size_option, face_option, model_option, no_detect_option, output_option,
+    paste_option, source_attrs_option, to_option,
+)
 
 if TYPE_CHECKING:
-    from ..image_files import InputFile
     from ..translate import TranslationResult, Translator
 
 HELP = """Translate the faces in photos to other attributes.
@@ -43,89 +46,6 @@ def _describe_source(translator: "Translator", face) -> str:
     return f"given {', '.join(on) or 'none'}"
 
 
-def _output_is_file(output: Path | None) -> bool:
-    from ..image_files import OUTPUT_FORMATS
-
-    if output is None or output.is_dir() or str(output).endswith(("/", "\\")):
-        return False
-    if output.exists() and output.suffix.lower() not in OUTPUT_FORMATS:
-        raise StarganError(
-            f"-o {output} is an existing file, not a folder: name a folder (or a .png, .jpg, .webp "
-            "or .bmp file) to write to"
-        )
-    if output.suffix.lower() in OUTPUT_FORMATS:
-        return True
-    if output.suffix:
-        raise UsageError(
-            f"-o {output}: {output.suffix} is not an image format we write: name a .png, .jpg, "
-            ".webp or .bmp file, or a folder"
-        )
-    return False
-
-
-def _output_path(item: "InputFile", token: str, output: Path | None, as_file: bool, default_dir: Path,
-                 single: bool) -> Path:
-    """Where the output named ``token`` of ``item`` goes (``single``: its only output)."""
-    if as_file:
-        assert output is not None
-        return output if single else output.with_name(f"{output.stem}.{token}{output.suffix}")
-    folder = default_dir if output is None else output / item.relative_parent
-    return folder / f"{item.path.stem}.{token}.png"
-
-
-def _plan(
-    result: "TranslationResult", item: "InputFile", output: Path | None, as_file: bool,
-    default_dir: Path, crop_only: bool, strip: bool,
-) -> list[tuple[Path, object]]:
-    from ..image_files import output_items
-
-    items = output_items(result, crop_only=crop_only, strip=strip)
-    return [(_output_path(item, token, output, as_file, default_dir, len(items) == 1), img) for token, img in items]
-
-
-def _existing_outputs(
-    files: list["InputFile"], tokens: list[str], output: Path | None, as_file: bool, example: Path | None,
-    single: bool,
-) -> dict[Path, Path]:
-    """Input -> an output that already exists, for the outputs known before translating."""
-    found = {}
-    for item in files:
-        default_dir = Path(".") if item.path == example else item.path.parent
-        for token in tokens:
-            path = _output_path(item, token, output, as_file, default_dir, single)
-            if path.exists():
-                found[item.path] = path
-                break
-    return found
-
-
-def _write(plan: list[tuple[Path, object]], source: Path, overwrite: bool, written: dict[Path, Path]) -> str | None:
-    """Write one input's outputs (atomically); the problem as text when nothing could be written.
-
-    Every path is checked before any is written, so a name clash leaves nothing half-done.
-    """
-    from ..fileio import StorageError
-    from ..image_files import save_image
-
-    for path, _ in plan:
-        earlier = written.get(path.resolve())
-        if earlier is not None:
-            return f"{source} would write {path}, already written for {earlier}: use separate runs or -o folders"
-        if path.exists() and not overwrite:
-            return f"{path} exists: pass --overwrite to replace it"
-    for path, image in plan:
-        try:
-            save_image(image, path)
-        except StorageError:
-            raise  # a full disk or a refused folder fails every input alike: stop here
-        except StarganError as err:
-            return str(err)
-        except OSError as err:
-            return f"could not write {path}: {err.strerror or err}"
-        written[path.resolve()] = source
-    return None
-
-
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
 
@@ -137,75 +57,61 @@ def register(app: typer.Typer) -> None:
         ] = None,
         to: Annotated[
             Optional[list[str]],
-            typer.Option(
-                "--to", "-t",
-                help="Attribute to turn on (Blond_Hair) or off (Male=0); repeat or comma-separate.",
-                show_default=False,
-            ),
+            to_option("Attribute to turn on (Blond_Hair) or off (Male=0); repeat or comma-separate."),
         ] = None,
         all_domains: Annotated[
             bool,
             typer.Option("--all", help="One output per attribute (hair colour set, others flipped) plus NAME.all.png strip."),
         ] = False,
         output: Annotated[
-            Optional[Path],
-            typer.Option("--output", "-o", help="Output file (one input) or folder. Default: next to each input.", show_default=False),
+            Optional[Path], output_option("Output file (one input) or folder. Default: next to each input.")
         ] = None,
         model: Annotated[
             Optional[str],
-            typer.Option("--model", "-m", help="Model name, checkpoint or official NNNNNN-G.ckpt. Default: stargan-celeba-mini (bundled).", show_default=False),
+            model_option("Model name, checkpoint or official NNNNNN-G.ckpt. Default: stargan-celeba-mini (bundled)."),
         ] = None,
         source_attrs: Annotated[
             Optional[str],
-            typer.Option("--source-attrs", help="The input's attributes that are on (the rest off), instead of estimating them; 'none' for all off.", show_default=False),
+            source_attrs_option(
+                "The input's attributes that are on (the rest off), instead of estimating them; 'none' for all off."
+            ),
         ] = None,
         no_detect: Annotated[
             bool,
-            typer.Option("--no-detect", help="Take each image as an aligned face crop (CelebA preprocessing); writes the model-size square."),
+            no_detect_option("Take each image as an aligned face crop (CelebA preprocessing); writes the model-size square."),
         ] = False,
-        face: Annotated[
-            Optional[int],
-            typer.Option("--face", help="Translate only face N (1 = leftmost).", min=1, show_default=False),
-        ] = None,
+        face: Annotated[Optional[int], face_option("Translate only face N (1 = leftmost).")] = None,
         paste: Annotated[
             str,
-            typer.Option(
-                "--paste", metavar="MODE",
-                help="How each translated face goes back into the photo: delta (add only what the model "
+            paste_option(
+                "How each translated face goes back into the photo: delta (add only what the model "
                 "changed; keeps the photo's detail), masked (the same, only where the change is large), "
-                "replace (the model's square scaled up).",
+                "replace (the model's square scaled up)."
             ),
         ] = "masked",
         crop_only: Annotated[
             bool, typer.Option("--crop-only", help="Write only the translated face squares (NAME.faceN.<target>.png when several).")
         ] = False,
-        recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders of folder inputs.")] = False,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
+        recursive: RecursiveOption = False,
+        overwrite: OverwriteOption = False,
         example: Annotated[
             bool, typer.Option("--example", help="Use the bundled sample portrait (output in the current folder).")
         ] = False,
-        batch_size: Annotated[int, typer.Option("--batch-size", help="Faces per batch on the device.", min=1)] = 16,
+        batch_size: Annotated[int, batch_size_option("Faces per batch on the device.")] = 16,
         device: DeviceOption = None,
     ) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-        from ..align import PASTE_MODES
         from ..attributes import CELEBA_ATTRIBUTES, target_name
         from ..image_files import InputFile, collect_inputs, example_image_path, looks_like_output
         from ..model_store import check_targets_early
+        from ..output_plan import OutputPlan, write_outputs
         from ..progress import make_progress
-        from ..translate import Translator
+        from ..translate import Translator, check_request
 
-        if all_domains and to:
-            raise UsageError("--all makes one output per attribute: drop --to, or drop --all")
-        if not all_domains and not to:
-            raise UsageError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
+        check_request(to, all_domains=all_domains, detect=not no_detect, face=face, paste=paste, batch_size=batch_size)
         if no_detect and crop_only:
             raise UsageError("--crop-only needs face detection; with --no-detect the output is already the model-size crop")
-        if no_detect and face is not None:
-            raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
-        if paste not in PASTE_MODES:
-            raise UsageError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
         if not inputs and not example:
             raise UsageError("no input given: name image files, folders or globs (or try --example)")
 
@@ -218,16 +124,13 @@ def register(app: typer.Typer) -> None:
             print_error(message)
         if not files:
             raise typer.Exit(1)
-        as_file = _output_is_file(output)
-        if as_file and len(files) > 1:
-            raise UsageError(
-                f"-o {output} names one file, but {len(files)} images were given: pass a folder (-o {output.with_suffix('')}/)"
-            )
+        # The bundled example lives inside the package: its outputs go to the current folder.
+        plan = OutputPlan.for_output(output, len(files), example_path)
 
         # Outputs known before translating that exist already: reported without loading the model.
         tokens = ["all"] if all_domains else ([target_name(early)] if early and not crop_only else [])
         if tokens and not overwrite:
-            clashes = _existing_outputs(files, tokens, output, as_file, example_path, single=not all_domains)
+            clashes = plan.existing(files, tokens, single=not all_domains)
             for path in clashes.values():
                 print_error(f"{path} exists: pass --overwrite to replace it")
             failures.extend(str(path) for path in clashes.values())
@@ -244,13 +147,11 @@ def register(app: typer.Typer) -> None:
                 "nothing to translate: the images found are all earlier outputs of this model "
                 "(NAME.<target>.png); name files directly to translate them again"
             )
-        if to:
-            translator.parse_targets(to)  # fail fast on a bad target, before any work
-        source = translator.parse_source(source_attrs) if source_attrs is not None else None
-        if source is None and not translator.has_classifier:
-            from ..translate import NO_CLASSIFIER
-
-            raise StarganError(NO_CLASSIFIER)
+        # Targets, source attributes and the classifier are checked here, before any work.
+        results = translator.translate_many(
+            [f.path for f in files], to=to, all_domains=all_domains, source=source_attrs,
+            detect=not no_detect, face=face, batch_size=batch_size, paste=paste,
+        )
         console.print(
             f"Model: {', '.join(translator.attributes)} ({translator.config.describe()}) on {translator.device}",
             highlight=False, soft_wrap=True,
@@ -265,10 +166,6 @@ def register(app: typer.Typer) -> None:
         )
         with progress:
             task = progress.add_task("Translating", total=len(files))
-            results = translator.translate_many(
-                [f.path for f in files], to=to, all_domains=all_domains, source=source_attrs,
-                detect=not no_detect, face=face, batch_size=batch_size, paste=paste,
-            )
             for result in results:
                 progress.advance(task)
                 item = by_key[result.key]
@@ -276,17 +173,15 @@ def register(app: typer.Typer) -> None:
                     failed += 1
                     print_error(result.error, progress.console)
                     continue
-                # The bundled example lives inside the package: its outputs go to the current folder.
-                default_dir = Path(".") if item.path == example_path else item.path.parent
-                plan = _plan(result, item, output, as_file, default_dir, crop_only, all_domains)
-                problem = _write(plan, item.path, overwrite, written)
+                outputs = plan.outputs(result, item, crop_only=crop_only, strip=all_domains)
+                problem = write_outputs(outputs, item.path, overwrite, written)
                 if problem:
                     failed += 1
                     print_error(problem, progress.console)
                     continue
                 done += 1
                 shown = f"{item.path.name} (bundled example)" if item.path == example_path else str(item.path)
-                summary = _summary(translator, result, shown, no_detect, [p for p, _ in plan])
+                summary = _summary(translator, result, shown, no_detect, [p for p, _ in outputs])
                 console.print(summary, highlight=False, soft_wrap=True)  # stdout; above the bar on a terminal
         total = len(files) + len(failures)
         if failed:

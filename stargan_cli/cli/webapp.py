@@ -12,6 +12,7 @@ import typer
 
 from ..errors import StarganError
 from .common import DeviceOption, console, err_console
+from .options import model_option
 
 # Rich markup would read [app] as a tag: the backslash keeps the bracket.
 HELP = """Serve a web page to translate photos, on this machine.
@@ -35,7 +36,10 @@ def register(app: typer.Typer) -> None:
     def app_cmd(
         model: Annotated[
             Optional[list[str]],
-            typer.Option("--model", "-m", help="Model name, checkpoint or official NNNNNN-G.ckpt; repeat to offer several (the first is shown first). Default: the default model, plus every installed model.", show_default=False),
+            model_option(
+                "Model name, checkpoint or official NNNNNN-G.ckpt; repeat to offer several (the first is shown "
+                "first). Default: the default model, plus every installed model."
+            ),
         ] = None,
         host: Annotated[str, typer.Option("--host", help="Address to listen on. Anything but 127.0.0.1/localhost lets other machines use the page.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).", min=0, max=65535)] = 7860,

@@ -9,6 +9,7 @@ from typing import Annotated, Callable, Iterator, Optional
 import typer
 
 from .common import DeviceOption, console, err_console
+from .options import model_option, output_option, paste_option, source_attrs_option, to_option
 
 
 def register(app: typer.Typer) -> None:
@@ -24,28 +25,20 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "0",
         model: Annotated[
-            Optional[str],
-            typer.Option(
-                "--model", "-m", help="Model name or checkpoint file (default: stargan-celeba-mini, bundled).",
-                show_default=False,
-            ),
+            Optional[str], model_option("Model name or checkpoint file (default: stargan-celeba-mini, bundled).")
         ] = None,
         to: Annotated[
             Optional[list[str]],
-            typer.Option(
-                "--to", "-t",
-                help="A target to cycle through; repeat for several. ATTR turns it on, ATTR=0 off, "
-                "A,B=0 combines. Default: one per attribute (hair colour set, others flipped).",
-                show_default=False,
+            to_option(
+                "A target to cycle through; repeat for several. ATTR turns it on, ATTR=0 off, "
+                "A,B=0 combines. Default: one per attribute (hair colour set, others flipped)."
             ),
         ] = None,
         source_attrs: Annotated[
             Optional[str],
-            typer.Option(
-                "--source-attrs",
-                help="The face's own attributes (those that are on, e.g. Brown_Hair,Young; 'none'). "
-                "Default: estimated by the model's discriminator.",
-                show_default=False,
+            source_attrs_option(
+                "The face's own attributes (those that are on, e.g. Brown_Hair,Young; 'none'). "
+                "Default: estimated by the model's discriminator."
             ),
         ] = None,
         detect_every: Annotated[
@@ -57,10 +50,9 @@ def register(app: typer.Typer) -> None:
         ] = 5,
         paste: Annotated[
             str,
-            typer.Option(
-                "--paste", metavar="MODE",
-                help="How the translated face goes back into the frame: delta (only what the model changed), "
-                "masked (the same, only where the change is large) or replace (the model's square).",
+            paste_option(
+                "How the translated face goes back into the frame: delta (only what the model changed), "
+                "masked (the same, only where the change is large) or replace (the model's square)."
             ),
         ] = "masked",
         no_paste: Annotated[
@@ -74,10 +66,7 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        output: Annotated[
-            Optional[Path],
-            typer.Option("--output", "-o", help="Record what is shown to a video file (.mp4).", show_default=False),
-        ] = None,
+        output: Annotated[Optional[Path], output_option("Record what is shown to a video file (.mp4).")] = None,
         overwrite: Annotated[
             bool, typer.Option("--overwrite", help="Replace an existing --output file.")
         ] = False,
@@ -114,18 +103,16 @@ def register(app: typer.Typer) -> None:
 
           stargan webcam --source clip.mp4 --headless --output translated.mp4
         """
-        from ..align import PASTE_MODES
         from ..errors import StarganError, UsageError
         from ..model_store import check_targets_early
-        from ..translate import Translator
+        from ..translate import Translator, check_paste
         from ..webcam import (
             KEY_HELP, HeadlessDisplay, ModelEngine, WebcamOptions, WindowDisplay, check_video_path,
             display_problem, open_source, parse_source, run_webcam,
         )
 
         # Cheap checks first, before loading a model or opening a camera.
-        if paste not in PASTE_MODES:
-            raise UsageError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
+        check_paste(paste)
         if not headless:
             problem = display_problem()
             if problem is not None:

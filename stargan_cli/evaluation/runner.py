@@ -9,6 +9,7 @@ CLI can show rich bars and tests can stay silent.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
@@ -134,30 +135,20 @@ def celeba_block(config: "ModelConfig") -> tuple[tuple[str, ...], Callable[["tor
     """The CelebA attributes a model translates and how their labels become its label vector.
 
     A ``multi`` model takes them as they are. A ``joint`` model (CelebA + folder domains) takes
-    ``[CelebA labels, zeros for the folder domains, mask 1 0]``, as its CelebA training batches
+    them in its label layout (:mod:`stargan_cli.label_layout`), as its CelebA training batches
     did. A ``single`` (folder-only) model has no CelebA attributes to judge.
     """
-    import torch
+    from ..label_layout import LabelLayout, model_label
 
-    from ..attributes import exclusive_block_start
-
-    if config.label_mode == "multi":
-        names = tuple(config.attributes)
-        label = lambda c: c  # noqa: E731
-    elif config.label_mode == "joint":
-        split = exclusive_block_start(config)
-        names = tuple(config.attributes[:split])
-        rest = len(config.attributes) - split
-
-        def label(c: "torch.Tensor") -> "torch.Tensor":
-            b = c.size(0)
-            mask = torch.tensor([1.0, 0.0], device=c.device, dtype=c.dtype).expand(b, 2)
-            return torch.cat([c, c.new_zeros(b, rest), mask], dim=1)
-    else:
+    layout = LabelLayout.of(config)
+    part = layout.multi
+    if part is None:
         raise StarganError(
             f"this model translates folder domains ({', '.join(config.attributes)}), not CelebA "
             "attributes: eval judges CelebA attributes only"
         )
+    names = part.names
+    label = functools.partial(model_label, part=part, c_dim=layout.c_dim)
     unknown = [a for a in names if a not in CELEBA_ATTRIBUTES]
     if unknown or not names:
         raise StarganError(

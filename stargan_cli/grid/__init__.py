@@ -26,16 +26,19 @@ what to compute and how to lay it out:
 - :mod:`.models`: loading the models, their names and row labels;
 - :mod:`.inputs`: the input faces (image files or dataset images) with their source labels;
 - :mod:`.sheet`: running the models for every cell and drawing the sheet;
-- :mod:`.animation`: label-interpolation animations;
+- :mod:`.animation`: label-interpolation animations, computed and written;
 - :mod:`.files`: output names and atomic saving of sheets and animations.
 
 Every public name is importable from ``stargan_cli.grid`` itself.
 """
 
-from .animation import ANIMATION_MODES, FrameStep, animation_frames, animation_schedule, frame_count, interpolate
-from .columns import INPUT_HEADER, Column, default_columns, exclusive_block_start, parse_columns
+from .animation import (
+    ANIMATION_MODES, FrameStep, animation_frames, animation_schedule, frame_count, interpolate, write_animations,
+)
+from .columns import INPUT_HEADER, Column, default_columns, parse_columns
 from .files import (
-    ANIMATION_FORMATS, JPEG_MAX_SIDE, SHEET_FORMATS, animation_paths, check_output, save_animation, save_sheet,
+    ANIMATION_FORMATS, JPEG_MAX_SIDE, SHEET_FORMATS, animation_paths, animation_plan, check_output, save_animation,
+    save_sheet,
 )
 from .inputs import GridInput, dataset_inputs, file_inputs, source_names
 from .layout import SheetLayout, SheetStyle, draw_blank, fit_cell, plan_layout, render_sheet
@@ -51,9 +54,9 @@ from .text import (
 
 __all__ = [
     "Column", "FrameStep", "GridInput", "GridModel", "SheetData", "SheetLayout", "SheetStyle",
-    "animation_frames", "animation_paths", "animation_schedule", "check_output", "dataset_inputs",
+    "animation_frames", "animation_paths", "animation_plan", "animation_schedule", "check_output", "dataset_inputs",
     "default_cell_size", "default_columns", "file_inputs", "frame_count", "load_models",
     "make_sheet", "model_labels", "model_settings", "models_from_translators", "parse_color",
     "parse_columns", "plan_layout", "render_sheet", "save_animation", "save_sheet",
-    "translate_cells",
+    "translate_cells", "write_animations",
 ]

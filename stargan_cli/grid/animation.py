@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 from PIL import Image, ImageDraw
 
 from ..errors import UsageError
 from .columns import INPUT_HEADER, Column
+from .files import save_animation
 from .inputs import GridInput
 from .layout import SheetStyle, fit_cell
 from .models import GridModel
@@ -98,12 +100,13 @@ def animation_frames(
     """The frames of one input's animation with one model: ``(image, hold)`` pairs.
 
     Targets are the columns the model supports; each frame's label interpolates the input's
-    own label (``target_label`` with no change) and a target label. Frames are ``cell_size``
+    own label (:meth:`LabelLayout.start_label <stargan_cli.label_layout.LabelLayout.start_label>`)
+    and a target label. Frames are ``cell_size``
     squares, with a caption strip when ``style.labels``.
     """
     translator = model.translator
     source = item.sources[m_index]
-    start_label = translator.target_label(source, {})
+    start_label = translator.layout.start_label(source)
     usable = [c for c in columns if c.supported(translator)]
     targets = [c.label(translator, source) for c in usable]
     schedule = animation_schedule(len(targets), frames, mode)
@@ -128,3 +131,27 @@ def animation_frames(
             frame = _caption(frame, name, t, style)
         out.append((frame, step.hold))
     return out
+
+
+def write_animations(
+    plan: Sequence[tuple[int, int, Path]],
+    models: Sequence[GridModel],
+    inputs: Sequence[GridInput],
+    columns: Sequence[Column],
+    *,
+    frames: int = 8,
+    mode: str = "back",
+    style: SheetStyle | None = None,
+    frame_ms: int = 80,
+    batch_size: int = 16,
+    written: Callable[[Path, int], None] | None = None,
+) -> None:
+    """Compute and save every animation of ``plan`` (``(input index, model index, path)``, see
+    :func:`~stargan_cli.grid.files.animation_plan`); ``written(path, frame count)`` after each."""
+    for i, m, path in plan:
+        frames_out = animation_frames(
+            models[m], inputs[i], m, columns, frames=frames, mode=mode, style=style, batch_size=batch_size,
+        )
+        save_animation(frames_out, path, frame_ms=frame_ms)
+        if written is not None:
+            written(path, len(frames_out))

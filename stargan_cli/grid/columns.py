@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..attributes import CELEBA_ATTRIBUTES, HAIR_COLORS, resolve_attribute, split_names
+from ..attributes import CELEBA_ATTRIBUTES, HAIR_COLORS, resolve_attribute, split_names, target_name, target_set
 from ..errors import UsageError
-from ..attributes import exclusive_block_start, target_name, target_set
+from ..label_layout import LabelLayout
 
 if TYPE_CHECKING:
     from ..translate import Translator
@@ -45,15 +45,16 @@ class Column:
         """The generator label (``c_dim`` long) for a row with ``source_label``; None if unsupported."""
         if not self.supported(translator):
             return None
+        layout = translator.layout
         if self.domain is not None:
-            return dict(translator.domain_targets(source_label))[self.domain]
-        targets = translator.parse_targets([f"{a}={v:g}" for a, v in self.targets])
-        return translator.target_label(source_label, targets)
+            return dict(layout.domain_targets(source_label))[self.domain]
+        targets = layout.parse_targets([f"{a}={v:g}" for a, v in self.targets])
+        return layout.target_label(source_label, targets)
 
 
 def _default_header(config, attribute: str) -> str:
-    index = list(config.attributes).index(attribute)
-    if attribute in HAIR_COLORS or index >= exclusive_block_start(config):
+    domains = LabelLayout.of(config).domains
+    if attribute in HAIR_COLORS or (domains is not None and attribute in domains.names):
         return attribute
     return f"{attribute} (flip)"
 

@@ -64,6 +64,16 @@ def animation_paths(
     return out
 
 
+def animation_plan(
+    output: str | os.PathLike, inputs: Sequence[GridInput], models: Sequence[GridModel], *, overwrite: bool = False
+) -> list[tuple[int, int, Path]]:
+    """:func:`animation_paths`, each checked with :func:`check_output` before anything is computed."""
+    plan = animation_paths(output, inputs, models)
+    for _, _, path in plan:
+        check_output(path, ANIMATION_FORMATS, overwrite)
+    return plan
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=+]+", "_", text).strip("_.")
 

@@ -1,74 +1,21 @@
-"""Training labels: where each dataset's labels sit in the model's label vector, the paper's
-random targets, the joint label with the mask vector, and the sample grid's targets.
+"""Training labels: the paper's random targets and the sample grid's targets.
 
-Pure functions of tensors. In joint mode (``--dataset both``) the model's label is
-``[CelebA attributes, folder domains, mask(2)]``: a CelebA batch fills the first block and sets
-mask ``[1, 0]``, a folder batch fills the second block and sets mask ``[0, 1]``, and the other
-block stays zero, as in the StarGAN paper (section 3.2).
+Pure functions of tensors. Where each dataset's labels sit in the model's label vector (the
+joint mode's blocks and mask) is :mod:`stargan_cli.label_layout`; its :class:`LabelPart`,
+:func:`label_parts` and :func:`model_label` are the training modules' way in, imported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
 import torch
 
 from ..attributes import HAIR_COLORS, keep_first_hair_colour, single_domain_targets
+from ..label_layout import LabelPart, label_parts, model_label
 
-
-@dataclass(frozen=True)
-class LabelPart:
-    """One dataset's block of the model's label vector.
-
-    ``start:stop`` is the block, ``mode`` its classification loss (``multi``: BCE over
-    independent attributes; ``single``: cross-entropy over exclusive domains), ``names`` its
-    attribute or domain names, ``mask_index`` the position of its mask bit (joint mode only).
-    """
-
-    start: int
-    stop: int
-    mode: str
-    names: tuple[str, ...]
-    mask_index: int | None = None
-
-    @property
-    def width(self) -> int:
-        """Number of attributes or domains in the block."""
-        return self.stop - self.start
-
-
-def label_parts(blocks: Sequence[tuple[Sequence[str], str]]) -> list[LabelPart]:
-    """Lay out the label blocks ``[(names, mode), ...]`` one after the other.
-
-    With two blocks (joint training) a 2-dim mask follows them; with one block there is no mask.
-    """
-    parts: list[LabelPart] = []
-    start = 0
-    total = sum(len(names) for names, _ in blocks)
-    joint = len(blocks) > 1
-    for i, (names, mode) in enumerate(blocks):
-        stop = start + len(names)
-        parts.append(LabelPart(start, stop, mode, tuple(names), total + i if joint else None))
-        start = stop
-    return parts
-
-
-def model_label(labels: torch.Tensor, part: LabelPart, c_dim: int) -> torch.Tensor:
-    """Place a dataset's labels (B, part.width) into the model's (B, c_dim) label vector.
-
-    The other blocks are zero; in joint mode the part's mask bit is set.
-    """
-    if labels.size(1) != part.width:
-        raise ValueError(f"labels have {labels.size(1)} columns, the block has {part.width}")
-    if part.start == 0 and part.stop == c_dim:
-        return labels
-    out = labels.new_zeros(labels.size(0), c_dim)
-    out[:, part.start : part.stop] = labels
-    if part.mask_index is not None:
-        out[:, part.mask_index] = 1
-    return out
+__all__ = ["LabelPart", "grid_targets", "hair_mask", "label_parts", "model_label", "random_targets"]
 
 
 def hair_mask(names: Sequence[str], device: torch.device | str = "cpu") -> torch.Tensor:

@@ -52,8 +52,9 @@ class ModelEngine:
         self.translator = translator
         self.image_size = translator.image_size
         self.smoothing = smoothing
-        self._explicit = [translator.parse_targets(value) for value in to] if to else None
-        self._fixed = None if source_attrs is None else translator.parse_source(source_attrs)
+        self.layout = translator.layout
+        self._explicit = [self.layout.parse_targets(value) for value in to] if to else None
+        self._fixed = None if source_attrs is None else self.layout.parse_source(source_attrs)
         if self._fixed is None and not translator.has_classifier:
             raise StarganError(NO_CLASSIFIER)
         self._scores: list[float] | None = None
@@ -70,7 +71,7 @@ class ModelEngine:
             return list(self._fixed)
         if self._scores is None:
             return [0.0] * len(self.translator.attributes)
-        return self.translator.label_from_scores(self._scores)
+        return self.layout.label_from_scores(self._scores)
 
     def reset(self) -> None:
         """Forget the estimate (a new face may come)."""
@@ -92,8 +93,8 @@ class ModelEngine:
         source = self.source_label
         if self._explicit is not None:
             wanted = self._explicit[index]
-            return target_name(wanted), self.translator.target_label(source, wanted)
-        name, label = self.translator.domain_targets(source)[index]
+            return target_name(wanted), self.layout.target_label(source, wanted)
+        name, label = self.layout.domain_targets(source)[index]
         position = self.translator.attributes.index(name)
         return target_name({name: label[position]}), label
 

@@ -91,10 +91,6 @@ class WebcamStats:
         """Frames processed per second of wall time."""
         return self.processed / self.seconds if self.seconds > 0 else 0.0
 
-    def median_ms(self) -> dict[str, float]:
-        """Median milliseconds per frame of each stage."""
-        return {s: 1000 * statistics.median(v) if v else 0.0 for s, v in self.stage_times.items()}
-
     def mean_ms(self) -> dict[str, float]:
         """Mean milliseconds per frame of each stage (detection every k frames shows here)."""
         return {s: 1000 * statistics.fmean(v) if v else 0.0 for s, v in self.stage_times.items()}
