@@ -56,7 +56,7 @@ sys.path.insert(0, str(REPO))
 from stargan_cli.devices import select_device  # noqa: E402
 from stargan_cli.models import InstanceNorm, ModelConfig, build_discriminator, build_generator  # noqa: E402
 from stargan_cli.training.cuda_graphs import TrainStep  # noqa: E402
-from stargan_cli.training.labels import label_parts  # noqa: E402
+from stargan_cli.label_layout import label_parts  # noqa: E402
 from stargan_cli.training.networks import compile_networks, make_networks  # noqa: E402
 from stargan_cli.training.speed import SpeedPlan, no_sync_context, plan_speed  # noqa: E402
 from stargan_cli.training.step import D_LOSSES, G_LOSSES, LossWeights  # noqa: E402

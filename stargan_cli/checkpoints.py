@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import StarganError
-from .fileio import atomic_write  # re-exported: callers import it from here
+from .fileio import atomic_write
 from .models.config import ModelConfig
 
 if TYPE_CHECKING:
@@ -142,16 +142,6 @@ def checkpoint_from_payload(payload: Any, path: Path) -> Checkpoint | None:
         )
     except (KeyError, TypeError, ValueError) as err:
         raise StarganError(f"{path} is a damaged stargan checkpoint ({err})") from None
-
-
-def __getattr__(name: str) -> Any:
-    # Kept until every caller imports the loader: load_checkpoint lived here before it moved
-    # above this module (stargan_cli.loading), which it cannot import at the top.
-    if name == "load_checkpoint":
-        from .loading import load_checkpoint
-
-        return load_checkpoint
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Sizes a real model stays well inside; a config past them is damage (or an attack: a

@@ -24,7 +24,8 @@ import torch
 from stargan_cli.models import Discriminator, Generator
 from stargan_cli.training import cuda_graphs
 from stargan_cli.training.cuda_graphs import GraphFallbackWarning, TrainStep
-from stargan_cli.training.labels import label_parts, model_label, random_targets
+from stargan_cli.label_layout import label_parts, model_label
+from stargan_cli.training.labels import random_targets
 from stargan_cli.training.networks import make_networks
 from stargan_cli.training.optimizers import TORCH_VERSION, make_optimizer, set_lr
 from stargan_cli.training.speed import SpeedPlan, no_sync_context, plan_speed

@@ -8,7 +8,6 @@ import stat
 import pytest
 from PIL import Image
 
-from stargan_cli import checkpoints, fileio
 from stargan_cli.fileio import atomic_path, atomic_write, publish, reserve_temp
 
 
@@ -100,7 +99,3 @@ def test_reserve_and_publish_for_long_lived_writers(tmp_path, umask_027):
     assert publish(tmp, target) == target
     assert target.read_bytes() == b"new video" and not tmp.exists()
     assert _mode(target) == umask_027
-
-
-def test_checkpoints_reexports_the_same_writer():
-    assert checkpoints.atomic_write is fileio.atomic_write

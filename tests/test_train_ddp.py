@@ -72,7 +72,7 @@ GRADIENT_CHECK = textwrap.dedent('''
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
     from stargan_cli.models import Discriminator, Generator
-    from stargan_cli.training.labels import label_parts
+    from stargan_cli.label_layout import label_parts
     from stargan_cli.training.networks import Networks
     from stargan_cli.training.step import LossWeights, StepBatch, discriminator_step, generator_step
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from .labels import LabelPart
+from ..label_layout import LabelPart
 from .networks import Networks
 from .step import LossWeights, Losses, run_identity_iteration, run_iteration
 

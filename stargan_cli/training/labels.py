@@ -1,8 +1,7 @@
 """Training labels: the paper's random targets and the sample grid's targets.
 
 Pure functions of tensors. Where each dataset's labels sit in the model's label vector (the
-joint mode's blocks and mask) is :mod:`stargan_cli.label_layout`; its :class:`LabelPart`,
-:func:`label_parts` and :func:`model_label` are the training modules' way in, imported here.
+joint mode's blocks and mask) is :mod:`stargan_cli.label_layout`.
 """
 
 from __future__ import annotations
@@ -13,9 +12,9 @@ from typing import Sequence
 import torch
 
 from ..attributes import HAIR_COLORS, keep_first_hair_colour, single_domain_targets
-from ..label_layout import LabelPart, label_parts, model_label
+from ..label_layout import LabelPart, model_label
 
-__all__ = ["LabelPart", "grid_targets", "hair_mask", "label_parts", "model_label", "random_targets"]
+__all__ = ["grid_targets", "hair_mask", "random_targets"]
 
 
 def hair_mask(names: Sequence[str], device: torch.device | str = "cpu") -> torch.Tensor:

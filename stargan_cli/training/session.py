@@ -19,6 +19,7 @@ import torch
 from .. import __version__, paths
 from ..errors import StarganError
 from ..fileio import atomic_write
+from ..label_layout import LabelPart, label_parts
 from ..locks import Lock, LockHeld
 from ..models import ModelConfig
 from . import distributed, state
@@ -26,7 +27,7 @@ from .augment import parse_policy
 from .config import CONFIG_NAME, TrainConfig
 from .cuda_graphs import TrainStep
 from .distributed import DistInfo
-from .labels import LabelPart, grid_targets, label_parts
+from .labels import grid_targets
 from .networks import Networks, build_networks, compile_networks, unwrap_ddp, wrap_ddp
 from .report import METRICS_NAME, MetricsLog, TensorBoardLog, open_tensorboard
 from .runs import FINAL_NAME, RUN_LOCK_NAME, latest_checkpoint, list_checkpoints, remove_temporaries

@@ -18,8 +18,9 @@ from typing import Any
 import torch
 
 from ..images import normalize
+from ..label_layout import LabelPart, model_label
 from .augment import augment
-from .labels import LabelPart, model_label, random_targets
+from .labels import random_targets
 from .losses import (
     classification_loss,
     critic_loss,
