@@ -104,8 +104,8 @@ def load_models(
     quiet: bool = False,
 ) -> list[GridModel]:
     """Load each ``--model`` (name, checkpoint or official ``NNNNNN-G.ckpt``) with its label."""
-    from ..loading import load_checkpoint
     from ..devices import select_device
+    from ..loading import load_checkpoint
     from ..model_store import display_names, resolve_model
     from ..translate import Translator
 
