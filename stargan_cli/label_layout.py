@@ -138,17 +138,12 @@ class LabelLayout:
 
     def place(self, values: Sequence[float], part: LabelPart) -> list[float]:
         """The generator label with ``values`` (one per name of ``part``) in ``part``'s block:
-        the other block zero and, in joint mode, the part's mask bit set (list form of
-        :func:`model_label`)."""
-        if len(values) != part.width:
-            raise ValueError(f"labels have {len(values)} columns, the block has {part.width}")
-        if part.start == 0 and part.stop == self.c_dim:
-            return [float(v) for v in values]
-        label = [0.0] * self.c_dim
-        label[part.start : part.stop] = [float(v) for v in values]
-        if part.mask_index is not None:
-            label[part.mask_index] = 1.0
-        return label
+        the other block zero and, in joint mode, the part's mask bit set (:func:`model_label`
+        on one row; float64, so the values come back exactly)."""
+        import torch
+
+        row = torch.tensor([[float(v) for v in values]], dtype=torch.float64)
+        return model_label(row, part, self.c_dim)[0].tolist()
 
     # ---- parsing -------------------------------------------------------------------------
 

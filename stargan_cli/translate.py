@@ -40,20 +40,19 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, Un
 import numpy as np
 from PIL import Image, ImageOps
 
+from .align import DEFAULT_PASTE, PASTE_MODES, Frame, extract_square, paste_square
 from .attributes import target_name
 from .errors import StarganError, UsageError
-from .align import DEFAULT_PASTE, PASTE_MODES, Frame, extract_square, paste_square
 from .faces import Box
 from .images import crop_resize, normalize, open_image, pil_to_uint8, tensor_to_pil, to_rgb
 from .label_layout import LabelLayout, TargetsInput
 
 if TYPE_CHECKING:
     import torch
-
-    from .grid.layout import SheetStyle
     from torch import nn
 
     from .checkpoints import Checkpoint
+    from .grid.layout import SheetStyle
     from .models.config import ModelConfig
 
 ImageInput = Union[Image.Image, str, os.PathLike, np.ndarray]

@@ -9,6 +9,7 @@ builds a run; :class:`TrainingLoop` trains it.
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -226,7 +227,7 @@ class TrainingLoop:
             if self.report is not None:
                 self.report.log(self.step, record, eta)
         losses = [v for k, v in record.items() if k.startswith(("d_", "g_")) and not k.endswith("_lr")]
-        if not all(map(_finite, losses)):
+        if not all(map(math.isfinite, losses)):
             raise TrainingDiverged(self._diverged_message("a loss"))
         self.meter.reset()
         self.meter_start = (time.perf_counter(), self.step)
@@ -268,10 +269,6 @@ class TrainingLoop:
             saved = list_checkpoints(s.run_dir)
             path = saved[-1][1] if saved else None
         raise TrainingInterrupted(s.run_dir, self.step, path, signum, s.dist.is_main)
-
-
-def _finite(value: float) -> bool:
-    return value == value and value not in (float("inf"), float("-inf"))
 
 
 def train(config: TrainConfig, console: Any | None = None) -> Path:
