@@ -34,8 +34,8 @@ model's :class:`~stargan_cli.label_layout.LabelLayout` (``translator.layout``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from PIL import Image
@@ -46,7 +46,7 @@ from .images import crop_resize, normalize, pil_to_uint8, tensor_to_pil, to_rgb
 from .label_layout import LabelLayout, TargetsInput
 from .photos.face import Face
 from .photos.paste import DEFAULT_PASTE, check_paste
-from .photos.pipeline import ImageInput, cut_faces, image_name, open_photo, paste_faces
+from .photos.pipeline import ImageInput, TranslationResult, open_photo, prepare_photo, translate_photos
 
 if TYPE_CHECKING:
     import torch
@@ -60,31 +60,6 @@ NO_CLASSIFIER = (
     "estimated: state them with --source-attrs ATTR,... (the attributes that are on; "
     "source= in the API)"
 )
-
-
-@dataclass
-class TranslationResult:
-    """What :meth:`Translator.translate_many` yields for one input.
-
-    ``outputs`` maps each target name (in ``targets`` order) to the finished image: the photo
-    with every translated face pasted back, or the model-size square with ``detect=False``.
-    ``error`` is set (and the rest empty) when this input could not be translated.
-    """
-
-    key: Any
-    name: str
-    image: Image.Image | None = None
-    detect: bool = True
-    faces: list[Face] = field(default_factory=list)
-    faces_found: int = 0
-    targets: list[str] = field(default_factory=list)
-    outputs: dict[str, Image.Image] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the input was translated."""
-        return self.error is None
 
 
 # The old name of photos.pipeline.open_photo, kept for library callers.
@@ -297,15 +272,7 @@ class Translator:
         """Open ``item`` and cut the model-size squares: each face found (left to right, or
         only the 1-based ``face``), or the whole image with ``detect=False``. Nothing runs on
         the model yet; a problem (unreadable file, no face) is in ``error`` of the result."""
-        name = image_name(item)
-        result = TranslationResult(key=item, name=name, detect=detect)
-        try:
-            image = open_photo(item)
-            result.faces_found, result.faces = cut_faces(image, self.image_size, detect=detect, face=face, name=name)
-            result.image = image
-        except StarganError as err:
-            result.error = str(err)
-        return result
+        return prepare_photo(item, self.image_size, detect=detect, face=face)
 
     def _set_sources(
         self, faces: list[Face], x: "torch.Tensor", source_label: list[float] | None, batch_size: int
@@ -334,20 +301,13 @@ class Translator:
                 jobs.append((i, target_name(targets), self.target_label(f.source_label, targets)))
         return jobs
 
-    def _finish(
-        self,
-        pending: list[TranslationResult],
-        targets: dict[str, float] | None,
-        source_label: list[float] | None,
-        batch_size: int,
-        paste: str = DEFAULT_PASTE,
-    ) -> list[TranslationResult]:
-        """Estimate, translate in batches and compose the outputs of ``pending``."""
+    def _translate_faces(
+        self, faces: list[Face], targets: dict[str, float] | None, source_label: list[float] | None, batch_size: int
+    ) -> None:
+        """The model step of the photo path: each face's own attributes, then its translated
+        squares (``face.outputs``), ``batch_size`` squares at a time on the device."""
         import torch
 
-        faces = [f for r in pending if r.ok for f in r.faces]
-        if not faces:
-            return pending
         x = torch.stack([self.square_tensor(f.crop) for f in faces])
         self._set_sources(faces, x, source_label, batch_size)
         jobs = self._jobs(faces, targets)
@@ -358,14 +318,6 @@ class Translator:
             out = self.generate(x[idx], labels)
             for (i, name, _), image in zip(chunk, out):
                 faces[i].outputs[name] = tensor_to_pil(image)
-        for result in (r for r in pending if r.ok):
-            result.targets = list(result.faces[0].outputs)
-            for name in result.targets:
-                squares = [f.outputs[name] for f in result.faces]
-                result.outputs[name] = (
-                    paste_faces(result.image, result.faces, squares, paste) if result.detect else squares[0]
-                )
-        return pending
 
     def translate_many(
         self,
@@ -395,23 +347,12 @@ class Translator:
         source_label = None if source is None else self.parse_source(source)
         if source_label is None and not self.has_classifier:
             raise StarganError(NO_CLASSIFIER)
-        return self._translate_many(inputs, targets, source_label, detect, face, batch_size, paste)
-
-    def _translate_many(
-        self, inputs: Iterable[ImageInput], targets: dict[str, float] | None, source_label: list[float] | None,
-        detect: bool, face: int | None, batch_size: int, paste: str,
-    ) -> Iterator[TranslationResult]:
-        pending: list[TranslationResult] = []
-        count = 0
-        for item in inputs:
-            result = self.prepare(item, detect, face)
-            pending.append(result)
-            count += len(result.faces)
-            if count >= batch_size:
-                yield from self._finish(pending, targets, source_label, batch_size, paste)
-                pending, count = [], 0
-        if pending:
-            yield from self._finish(pending, targets, source_label, batch_size, paste)
+        model = functools.partial(
+            self._translate_faces, targets=targets, source_label=source_label, batch_size=batch_size
+        )
+        return translate_photos(
+            inputs, self.image_size, model, detect=detect, face=face, batch_size=batch_size, paste=paste
+        )
 
     def _one(self, image: ImageInput, **kwargs: Any) -> TranslationResult:
         result = next(self.translate_many([image], **kwargs))
@@ -470,7 +411,8 @@ class Translator:
         source: TargetsInput | None = None,
     ) -> list[Image.Image]:
         """Translate face crops that are already framed (e.g. a webcam's
-        :func:`photos.align.extract_square` output); each is centre-cropped and resized like a CelebA image. Returns model-size squares."""
+        :func:`photos.align.extract_square` output); each is centre-cropped and resized like a
+        CelebA image. Returns model-size squares."""
         if not squares:
             return []
         targets = self.parse_targets(to)

@@ -112,4 +112,5 @@ def test_moved_photo_names_keep_their_old_paths():
     assert align.PASTE_MODES == photos.PASTE_MODES == ("delta", "masked", "replace")
     assert landmarks.detect_landmarks is photos.detect_landmarks and landmarks.LandmarkFace is photos.LandmarkFace
     assert translate.Face is photos.Face and translate.load_image is photos.open_photo
+    assert translate.TranslationResult is photos.TranslationResult
     assert translate.check_paste is photos.check_paste

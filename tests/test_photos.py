@@ -228,3 +228,30 @@ def test_the_pipeline_cuts_numbers_and_pastes_faces(portrait):
     assert cut_faces(photo, 32, detect=False)[1][0].frame is None
     same = paste_faces(photo, faces, [f.crop for f in faces], mode="delta")
     assert np.array_equal(np.asarray(same), np.asarray(photo))
+
+
+def test_translate_photos_runs_the_steps_with_the_model_step_handed_in(tmp_path):
+    """translate_photos: inputs in order, faces of several photos share a batch of the model
+    step, a bad input keeps its error and the others go on; pasting with detection is covered
+    by the Translator's tests."""
+    from stargan_cli.photos import translate_photos
+
+    batches = []
+
+    def model(faces):
+        batches.append([f.number for f in faces])
+        for f in faces:
+            f.outputs["Grey"] = f.crop.convert("L").convert("RGB")
+
+    images = [_textured(80, 60, seed=s) for s in range(3)]
+    inputs = [images[0], tmp_path / "missing.png", images[1], images[2]]
+    results = translate_photos(inputs, 16, model, detect=False, batch_size=2)
+    assert batches == []  # nothing is read before the results are asked for
+    results = list(results)
+    assert batches == [[1, 1], [1]]
+    assert [r.ok for r in results] == [True, False, True, True]
+    assert "does not exist" in results[1].error
+    for result, image in zip([results[0], *results[2:]], images):
+        assert result.targets == ["Grey"] and result.outputs["Grey"].size == (16, 16)
+        assert result.outputs["Grey"] is result.faces[0].outputs["Grey"]
+        assert result.image.size == (80, 60)

@@ -15,7 +15,7 @@ from .models import GridModel
 from .text import RGB, parse_color
 
 if TYPE_CHECKING:
-    from ..translate import TranslationResult
+    from ..photos.pipeline import TranslationResult
 
 Progress = Callable[[int, int], None]  # called with (done, total)
 # Smallest cell side of the ``--all`` strip (NAME.all.png): a 128 px model's squares are enlarged.

@@ -1,22 +1,25 @@
-"""One path for a photo, top to bottom: open, detect, align, (translate), paste.
+"""One path for a photo, top to bottom: open, detect, align, translate squares, paste.
 
 ::
 
-    image = open_photo("group.jpg")                  # RGB, EXIF orientation applied
-    faces = cut_faces(image, 128, name="group.jpg")  # detect (MTCNN) + align: Face objects
-    ...                                              # the model turns each face.crop into squares
-    out = paste_faces(image, faces, squares, mode="masked")   # back into the photo
+    image = open_photo("group.jpg")                  # open: RGB, EXIF orientation applied
+    found, faces = cut_faces(image, 128)             # detect (MTCNN) and align: Face objects
+    model(faces)                                     # translate squares: fills face.outputs
+    out = paste_faces(image, faces, squares, mode="masked")   # paste back into the photo
 
-The model step in the middle is :class:`~stargan_cli.translate.Translator`'s (labels, batches,
-the generator); saving is the caller's (:mod:`stargan_cli.output_plan` for the command line,
-the app's workspace for the web page). Everything a photo needs on the way lives in this
-package: :mod:`.detect`, :mod:`.align`, :mod:`.paste` and the shared types of :mod:`.face`.
+:func:`translate_photos` runs these steps for many inputs, batching the faces of several
+photos for the model. The model step is a function handed in: the
+:class:`~stargan_cli.translate.Translator`'s (labels, the generator), which knows nothing of
+photos. Saving is the caller's (:mod:`stargan_cli.output_plan` for the command line, the
+app's workspace for the web page). What a photo needs on the way lives in this package:
+:mod:`.detect`, :mod:`.align`, :mod:`.paste` and the shared types of :mod:`.face`.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence, Union
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -29,6 +32,34 @@ from .face import Face, Frame
 from .paste import DEFAULT_PASTE, paste_square
 
 ImageInput = Union[Image.Image, str, os.PathLike, np.ndarray]
+# The model step: fills ``face.outputs`` (target name -> translated square) of every face given.
+TranslateFaces = Callable[[list[Face]], None]
+
+
+@dataclass
+class TranslationResult:
+    """What :func:`translate_photos` (and :meth:`~stargan_cli.translate.Translator.translate_many`)
+    yields for one input.
+
+    ``outputs`` maps each target name (in ``targets`` order) to the finished image: the photo
+    with every translated face pasted back, or the model-size square with ``detect=False``.
+    ``error`` is set (and the rest empty) when this input could not be translated.
+    """
+
+    key: Any
+    name: str
+    image: Image.Image | None = None
+    detect: bool = True
+    faces: list[Face] = field(default_factory=list)
+    faces_found: int = 0
+    targets: list[str] = field(default_factory=list)
+    outputs: dict[str, Image.Image] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the input was translated."""
+        return self.error is None
 
 
 def image_name(item: Any) -> str:
@@ -106,6 +137,65 @@ def paste_faces(
     return composed
 
 
+def prepare_photo(item: ImageInput, size: int, *, detect: bool = True, face: int | None = None) -> TranslationResult:
+    """Open, detect and align one input: its faces with their ``size`` squares (all, left to
+    right, or only the 1-based ``face``; the whole image with ``detect=False``). A problem
+    (unreadable file, no face) is in ``error`` of the result, not raised."""
+    name = image_name(item)
+    result = TranslationResult(key=item, name=name, detect=detect)
+    try:
+        image = open_photo(item)
+        result.faces_found, result.faces = cut_faces(image, size, detect=detect, face=face, name=name)
+        result.image = image
+    except StarganError as err:
+        result.error = str(err)
+    return result
+
+
+def _translate_and_paste(
+    pending: list[TranslationResult], model: TranslateFaces, paste: str
+) -> list[TranslationResult]:
+    faces = [f for r in pending if r.ok for f in r.faces]
+    if faces:
+        model(faces)
+    for result in (r for r in pending if r.ok):
+        result.targets = list(result.faces[0].outputs)
+        for name in result.targets:
+            squares = [f.outputs[name] for f in result.faces]
+            result.outputs[name] = (
+                paste_faces(result.image, result.faces, squares, paste) if result.detect else squares[0]
+            )
+    return pending
+
+
+def translate_photos(
+    inputs: Iterable[ImageInput],
+    size: int,
+    model: TranslateFaces,
+    *,
+    detect: bool = True,
+    face: int | None = None,
+    batch_size: int = 16,
+    paste: str = DEFAULT_PASTE,
+) -> Iterator[TranslationResult]:
+    """The whole path for many inputs: open, detect and align each one (:func:`prepare_photo`),
+    let ``model`` translate the squares of about ``batch_size`` faces at a time (faces of
+    several photos share a batch), paste them back, and yield one result per input, in input
+    order. Inputs are read only as the results are asked for; saving is the caller's."""
+    pending: list[TranslationResult] = []
+    count = 0
+    for item in inputs:
+        result = prepare_photo(item, size, detect=detect, face=face)
+        pending.append(result)
+        count += len(result.faces)
+        if count >= batch_size:
+            yield from _translate_and_paste(pending, model, paste)
+            pending, count = [], 0
+    if pending:
+        yield from _translate_and_paste(pending, model, paste)
+
+
 __all__ = [
-    "ImageInput", "align_face", "cut_faces", "find_faces", "image_name", "open_photo", "paste_faces", "pick_faces",
+    "ImageInput", "TranslateFaces", "TranslationResult", "align_face", "cut_faces", "find_faces", "image_name",
+    "open_photo", "paste_faces", "pick_faces", "prepare_photo", "translate_photos",
 ]
