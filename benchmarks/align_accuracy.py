@@ -33,7 +33,7 @@ SIZE = 128
 
 
 def measure_template(data: Path, count: int) -> None:
-    from stargan_cli.landmarks import detect_landmarks
+    from stargan_cli.photos.detect import detect_landmarks
 
     points = []
     for path in partition(data, 0, count):
@@ -58,10 +58,11 @@ def main() -> None:
 
     from PIL import Image
 
-    from stargan_cli.align import Frame, extract_square
-    from stargan_cli.faces import Box, celeba_box, detect_faces, extract_crop
     from stargan_cli.images import crop_resize
-    from stargan_cli.landmarks import detect_landmarks
+    from stargan_cli.photos.align import extract_square
+    from stargan_cli.photos.detect import detect_landmarks
+    from stargan_cli.photos.face import Box, Frame
+    from stargan_cli.photos.haar import celeba_box, detect_faces, extract_crop
 
     rng = np.random.default_rng(args.seed)
     identity = Frame.from_box(Box(0, 0, 178, 218))

@@ -1,4 +1,4 @@
-"""How much of a photo's detail survives translation: paste modes compared (align.PASTE_MODES).
+"""How much of a photo's detail survives translation: paste modes compared (photos.paste.PASTE_MODES).
 
 Each held-out CelebA image (partition 2 of the subset) is scaled up to a 512 px (and 1024 px)
 tall portrait inside a larger grey canvas; the face is found and aligned as ``stargan
@@ -85,7 +85,7 @@ def main() -> None:
 
     from PIL import Image
 
-    from stargan_cli.align import PASTE_MODES, paste_square
+    from stargan_cli.photos.paste import PASTE_MODES, paste_square
     from stargan_cli.translate import Translator
 
     translator = random_translator() if args.random or args.perfect else Translator(args.model, device="cpu")

@@ -74,7 +74,7 @@ def tracker_for(package: str, detect_every: int):
         if isinstance(found, faces.Box):  # before: a Haar box, CelebA-framed
             left, top, right, bottom = faces.model_square(faces.celeba_box(found, (WIDTH, HEIGHT)))
             return left, top, right - left
-        from stargan_cli.align import Frame  # now: five landmarks
+        from stargan_cli.photos.face import Frame  # now: five landmarks
 
         corners = Frame.from_landmarks(found).square_corners()
         centre = corners.mean(0)

@@ -145,7 +145,9 @@ def output_items(result: "TranslationResult", *, crop_only: bool = False, strip:
         else:
             items.append((target, result.outputs[target]))
     if strip:
-        items.append(("all", result.strip()))
+        from .grid.sheet import result_strip
+
+        items.append(("all", result_strip(result)))
     return items
 
 

@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import StarganError
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 CELEBA_WIDTH, CELEBA_HEIGHT = 178, 218
@@ -41,6 +42,20 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         return image.point(lambda v: v / 256).convert("L").convert("RGB")
     return image.convert("RGB")
+
+
+def rgb_array(image: "Image.Image | np.ndarray") -> "np.ndarray":
+    """A PIL image or an image array as a uint8 (H, W, 3) RGB array (gray repeated, alpha dropped)."""
+    import numpy as np
+
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ValueError(f"expected an RGB image array (H, W, 3), got shape {array.shape}")
+    return array[:, :, :3].astype(np.uint8, copy=False)
 
 
 def open_image(path: str | os.PathLike) -> Image.Image:

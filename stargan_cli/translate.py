@@ -10,11 +10,12 @@
 
 How an image is handled:
 
-- ``detect=True`` (default): faces are found with five landmarks (:mod:`stargan_cli.landmarks`)
-  and aligned like CelebA's images (:mod:`stargan_cli.align`: rotated upright, eyes where
-  CelebA has them); each one is translated and brought back into the photo through the
-  inverse transform (``paste``: by default only what the model changed, so the photo keeps
-  its resolution); the result has the photo's size.
+- ``detect=True`` (default): faces are found with five landmarks and aligned like CelebA's
+  images (rotated upright, eyes where CelebA has them); each one is translated and brought
+  back into the photo through the inverse transform (``paste``: by default only what the model
+  changed, so the photo keeps its resolution); the result has the photo's size. All of that
+  photo work is :mod:`stargan_cli.photos` (:mod:`~stargan_cli.photos.pipeline` reads top to
+  bottom); this module keeps the model and the label calls.
 - ``detect=False``: the image is taken as an aligned face crop and gets exactly the original
   StarGAN test preprocessing (centre square, resize, normalise; :func:`images.to_model_input`);
   the result is the model-size square, as the original code writes.
@@ -33,29 +34,26 @@ model's :class:`~stargan_cli.label_layout.LabelLayout` (``translator.layout``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from .align import DEFAULT_PASTE, PASTE_MODES, Frame, extract_square, paste_square
 from .attributes import target_name
 from .errors import StarganError, UsageError
-from .faces import Box
-from .images import crop_resize, normalize, open_image, pil_to_uint8, tensor_to_pil, to_rgb
+from .images import crop_resize, normalize, pil_to_uint8, tensor_to_pil, to_rgb
 from .label_layout import LabelLayout, TargetsInput
+from .photos.face import Face
+from .photos.paste import DEFAULT_PASTE, check_paste
+from .photos.pipeline import ImageInput, TranslationResult, open_photo, prepare_photo, translate_photos
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
     from .checkpoints import Checkpoint
-    from .grid.layout import SheetStyle
     from .models.config import ModelConfig
-
-ImageInput = Union[Image.Image, str, os.PathLike, np.ndarray]
 
 NO_CLASSIFIER = (
     "this model was saved without its discriminator, so the input's own attributes cannot be "
@@ -64,101 +62,8 @@ NO_CLASSIFIER = (
 )
 
 
-@dataclass
-class Face:
-    """One translated face (or the whole image with ``detect=False``).
-
-    ``number`` is 1-based, counted left to right among all faces found in the photo.
-    ``face_box`` is the detector's box, ``box`` the axis-aligned box around the aligned
-    178x218 CelebA frame in photo coordinates, ``frame`` the alignment itself and
-    ``landmarks`` the five points, shape (5, 2) (all ``None`` without detection);
-    ``crop`` the model-size square the model saw; ``source`` the attribute scores used as the
-    input's own attributes (probabilities when estimated, the given values otherwise) and
-    ``source_label`` the 0/1 label made of them; ``outputs`` maps target names to translated
-    model-size squares.
-    """
-
-    number: int
-    face_box: Box | None
-    box: Box | None
-    crop: Image.Image
-    source: dict[str, float] = field(default_factory=dict)
-    source_label: list[float] = field(default_factory=list)
-    estimated: bool = False
-    outputs: dict[str, Image.Image] = field(default_factory=dict)
-    frame: Frame | None = None
-    landmarks: np.ndarray | None = field(default=None, compare=False)
-
-
-# Smallest cell side of the ``--all`` strip (NAME.all.png): a 128 px model's squares are enlarged.
-STRIP_CELL = 256
-
-
-@dataclass
-class TranslationResult:
-    """What :meth:`Translator.translate_many` yields for one input.
-
-    ``outputs`` maps each target name (in ``targets`` order) to the finished image: the photo
-    with every translated face pasted back, or the model-size square with ``detect=False``.
-    ``error`` is set (and the rest empty) when this input could not be translated.
-    """
-
-    key: Any
-    name: str
-    image: Image.Image | None = None
-    detect: bool = True
-    faces: list[Face] = field(default_factory=list)
-    faces_found: int = 0
-    targets: list[str] = field(default_factory=list)
-    outputs: dict[str, Image.Image] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the input was translated."""
-        return self.error is None
-
-    def strip(self, style: "SheetStyle | None" = None) -> Image.Image:
-        """Input | each target, one row per face (like the original's test grid), with the
-        columns labelled (and the rows, with several faces). The default ``style`` draws cells
-        of at least :data:`STRIP_CELL` pixels, so that small models stay readable."""
-        from .grid.layout import SheetStyle, render_sheet
-
-        if not self.faces:
-            raise ValueError("no faces to show")
-        side = self.faces[0].crop.size[0]
-        style = style or SheetStyle(cell_size=max(side, STRIP_CELL))
-        cells = [[face.crop, *(face.outputs[t] for t in self.targets)] for face in self.faces]
-        rows = [f"face {face.number}" for face in self.faces] if len(self.faces) > 1 else None
-        return render_sheet(cells, style, column_labels=["input", *self.targets], row_labels=rows)
-
-
-def _image_name(item: Any) -> str:
-    if isinstance(item, (str, os.PathLike)):
-        return str(item)
-    return "image"
-
-
-def load_image(item: ImageInput) -> Image.Image:
-    """An RGB PIL image, EXIF orientation applied, from a path, PIL image or (H, W, 3) array."""
-    if isinstance(item, (str, os.PathLike)):
-        return open_image(item)
-    if isinstance(item, Image.Image):
-        return to_rgb(ImageOps.exif_transpose(item))
-    if isinstance(item, np.ndarray):
-        array = item
-        if array.ndim == 2:
-            return Image.fromarray(array.astype(np.uint8)).convert("RGB")
-        if array.ndim == 3 and array.shape[2] in (3, 4):
-            return to_rgb(Image.fromarray(array.astype(np.uint8)))
-        raise StarganError(f"expected an image array of shape (H, W, 3), got {array.shape}")
-    raise StarganError(f"cannot use a {type(item).__name__} as an image: pass a path or PIL image")
-
-
-def check_paste(paste: str) -> None:
-    """Refuse a ``paste`` mode that is not one of :data:`align.PASTE_MODES`."""
-    if paste not in PASTE_MODES:
-        raise UsageError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
+# The old name of photos.pipeline.open_photo, kept for library callers.
+load_image = open_photo
 
 
 def check_request(
@@ -367,61 +272,14 @@ class Translator:
         """Open ``item`` and cut the model-size squares: each face found (left to right, or
         only the 1-based ``face``), or the whole image with ``detect=False``. Nothing runs on
         the model yet; a problem (unreadable file, no face) is in ``error`` of the result."""
-        name = _image_name(item)
-        result = TranslationResult(key=item, name=name, detect=detect)
-        try:
-            image = load_image(item)
-            size = self.image_size
-            faces: list[Face] = []
-            if detect:
-                from .landmarks import detect_landmarks
+        return prepare_photo(item, self.image_size, detect=detect, face=face)
 
-                found = detect_landmarks(image)
-                result.faces_found = len(found)
-                if not found:
-                    raise StarganError(
-                        f"no face found in {name}: if it is already a face crop, pass --no-detect"
-                    )
-                numbers = list(range(1, len(found) + 1))
-                if face is not None:
-                    if not 1 <= face <= len(found):
-                        raise StarganError(
-                            f"{name} has {len(found)} face(s), numbered 1 to {len(found)} from the "
-                            f"left: --face {face} does not exist"
-                        )
-                    numbers = [face]
-                for number in numbers:
-                    found_face = found[number - 1]
-                    frame = Frame.from_landmarks(found_face.points)
-                    square = extract_square(image, frame, size)
-                    faces.append(Face(
-                        number=number, face_box=found_face.box, box=frame.bounding_box(), crop=square,
-                        frame=frame, landmarks=found_face.points,
-                    ))
-            else:
-                result.faces_found = 1
-                faces.append(Face(number=1, face_box=None, box=None, crop=crop_resize(image, size)))
-            result.image = image
-            result.faces = faces
-        except StarganError as err:
-            result.error = str(err)
-        return result
-
-    def _finish(
-        self,
-        pending: list[TranslationResult],
-        targets: dict[str, float] | None,
-        source_label: list[float] | None,
-        batch_size: int,
-        paste: str = DEFAULT_PASTE,
-    ) -> list[TranslationResult]:
-        """Estimate, translate in batches and compose the outputs of ``pending``."""
+    def _set_sources(
+        self, faces: list[Face], x: "torch.Tensor", source_label: list[float] | None, batch_size: int
+    ) -> None:
+        """Each face's own attributes: estimated from its square ``x[i]``, or ``source_label``."""
         import torch
 
-        faces = [f for r in pending if r.ok for f in r.faces]
-        if not faces:
-            return pending
-        x = torch.stack([self.square_tensor(f.crop) for f in faces])
         if source_label is None:
             probs = torch.cat([self.classify(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
             for f, p in zip(faces, probs.tolist()):
@@ -432,12 +290,27 @@ class Translator:
             for f in faces:
                 f.source = dict(zip(self.attributes, source_label))
                 f.source_label = list(source_label)
+
+    def _jobs(self, faces: list[Face], targets: dict[str, float] | None) -> list[tuple[int, str, list[float]]]:
+        """(face index, output name, generator label) of every square to generate."""
         jobs: list[tuple[int, str, list[float]]] = []
         for i, f in enumerate(faces):
             if targets is None:
                 jobs += [(i, name, label) for name, label in self.domain_targets(f.source_label)]
             else:
                 jobs.append((i, target_name(targets), self.target_label(f.source_label, targets)))
+        return jobs
+
+    def _translate_faces(
+        self, faces: list[Face], targets: dict[str, float] | None, source_label: list[float] | None, batch_size: int
+    ) -> None:
+        """The model step of the photo path: each face's own attributes, then its translated
+        squares (``face.outputs``), ``batch_size`` squares at a time on the device."""
+        import torch
+
+        x = torch.stack([self.square_tensor(f.crop) for f in faces])
+        self._set_sources(faces, x, source_label, batch_size)
+        jobs = self._jobs(faces, targets)
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start : start + batch_size]
             idx = torch.tensor([j[0] for j in chunk])
@@ -445,19 +318,6 @@ class Translator:
             out = self.generate(x[idx], labels)
             for (i, name, _), image in zip(chunk, out):
                 faces[i].outputs[name] = tensor_to_pil(image)
-        for result in pending:
-            if not result.ok:
-                continue
-            result.targets = list(result.faces[0].outputs)
-            for name in result.targets:
-                if result.detect:
-                    composed = result.image
-                    for f in result.faces:
-                        composed = paste_square(composed, f.outputs[name], f.frame, source=f.crop, mode=paste)
-                    result.outputs[name] = composed
-                else:
-                    result.outputs[name] = result.faces[0].outputs[name]
-        return pending
 
     def translate_many(
         self,
@@ -477,7 +337,7 @@ class Translator:
         ``to``: the targets (see :meth:`parse_targets`), or ``all_domains=True`` for one
         output per attribute as the original's test grid. ``face``: only the N-th face from
         the left (1-based). ``source``: the input's attributes instead of estimating them.
-        ``paste``: how translated faces go back into the photo (:data:`align.PASTE_MODES`).
+        ``paste``: how translated faces go back into the photo (:data:`photos.paste.PASTE_MODES`).
 
         The options are checked (and the targets parsed) when this is called, before any
         input is read.
@@ -487,23 +347,12 @@ class Translator:
         source_label = None if source is None else self.parse_source(source)
         if source_label is None and not self.has_classifier:
             raise StarganError(NO_CLASSIFIER)
-        return self._translate_many(inputs, targets, source_label, detect, face, batch_size, paste)
-
-    def _translate_many(
-        self, inputs: Iterable[ImageInput], targets: dict[str, float] | None, source_label: list[float] | None,
-        detect: bool, face: int | None, batch_size: int, paste: str,
-    ) -> Iterator[TranslationResult]:
-        pending: list[TranslationResult] = []
-        count = 0
-        for item in inputs:
-            result = self.prepare(item, detect, face)
-            pending.append(result)
-            count += len(result.faces)
-            if count >= batch_size:
-                yield from self._finish(pending, targets, source_label, batch_size, paste)
-                pending, count = [], 0
-        if pending:
-            yield from self._finish(pending, targets, source_label, batch_size, paste)
+        model = functools.partial(
+            self._translate_faces, targets=targets, source_label=source_label, batch_size=batch_size
+        )
+        return translate_photos(
+            inputs, self.image_size, model, detect=detect, face=face, batch_size=batch_size, paste=paste
+        )
 
     def _one(self, image: ImageInput, **kwargs: Any) -> TranslationResult:
         result = next(self.translate_many([image], **kwargs))
@@ -550,7 +399,8 @@ class Translator:
         detect: bool = True,
         face: int | None = None,
     ) -> TranslationResult:
-        """One output per attribute (the original's test targets); ``.strip()`` gives the row."""
+        """One output per attribute (the original's test targets);
+        :func:`stargan_cli.grid.result_strip` draws it as a row."""
         return self._one(image, all_domains=True, source=source, detect=detect, face=face)
 
     def translate_squares(
@@ -560,8 +410,9 @@ class Translator:
         *,
         source: TargetsInput | None = None,
     ) -> list[Image.Image]:
-        """Translate face crops that are already framed (e.g. a webcam's :func:`align.extract_square`
-        output); each is centre-cropped and resized like a CelebA image. Returns model-size squares."""
+        """Translate face crops that are already framed (e.g. a webcam's
+        :func:`photos.align.extract_square` output); each is centre-cropped and resized like a
+        CelebA image. Returns model-size squares."""
         if not squares:
             return []
         targets = self.parse_targets(to)

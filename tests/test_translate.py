@@ -14,7 +14,8 @@ from stargan_cli import paths
 from stargan_cli.checkpoints import Checkpoint, save_checkpoint
 from stargan_cli.errors import StarganError
 from stargan_cli.grid.layout import SheetStyle
-from stargan_cli.landmarks import detect_landmarks
+from stargan_cli.grid.sheet import result_strip
+from stargan_cli.photos.detect import detect_landmarks
 from stargan_cli.images import tensor_to_pil
 from stargan_cli.models import ModelConfig, build_discriminator, build_generator
 from stargan_cli.attributes import target_name
@@ -224,11 +225,11 @@ def test_all_domains_and_the_strip(translator, portrait):
     assert result.targets == list(ATTRS)
     assert all(result.outputs[t].size == portrait.size for t in ATTRS)
     bare = SheetStyle(cell_size=32, padding=0, labels=False)  # the original's plain strip
-    strip = result.strip(bare)
+    strip = result_strip(result, bare)
     assert strip.size == (32 * 6, 32)
     assert np.array_equal(np.asarray(strip)[:, :32], np.asarray(result.faces[0].crop))
     assert np.array_equal(np.asarray(strip)[:, 64:96], np.asarray(result.faces[0].outputs["Blond_Hair"]))
-    labelled = result.strip()  # the default: readable cells, a header per column
+    labelled = result_strip(result)  # the default: readable cells, a header per column
     assert labelled.size[0] > 256 * 6 and labelled.size[1] > 256
     tokens = [t for t, _ in output_items(result, crop_only=True, strip=True)]
     assert tokens == [*ATTRS, "all"]

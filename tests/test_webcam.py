@@ -15,8 +15,8 @@ cv2 = pytest.importorskip("cv2")
 
 from stargan_cli import webcam  # noqa: E402
 from stargan_cli.errors import StarganError  # noqa: E402
-from stargan_cli.faces import Box  # noqa: E402
-from stargan_cli.landmarks import LandmarkFace  # noqa: E402
+from stargan_cli.photos.face import Box  # noqa: E402
+from stargan_cli.photos.detect import LandmarkFace  # noqa: E402
 from stargan_cli.webcam import (  # noqa: E402
     NO_FACE_NOTICE, Action, FaceTracker, LatestFrame, ViewState, WebcamOptions, handle_key,
     open_source, parse_source, run_webcam,
@@ -522,8 +522,8 @@ def test_model_engine_targets(tiny_checkpoint):
 
 
 def test_cli_headless_records_translated_face_over_untouched_background(face_video, tiny_checkpoint, tmp_path):
-    from stargan_cli.align import Frame
-    from stargan_cli.landmarks import detect_landmarks
+    from stargan_cli.photos.face import Frame
+    from stargan_cli.photos.detect import detect_landmarks
 
     out = tmp_path / "out.mp4"
     result = _cli([

@@ -1,7 +1,10 @@
 """``stargan app``: a local web page to translate photos, over the same Translator as the CLI.
 
 - :mod:`.engine`: the page's operations (uploads, estimates, translations, the all-targets
-  strip) and the temporary folder; no web framework needed;
+  strip) as JSON answers; no web framework needed. The photo work is :mod:`stargan_cli.photos`
+  and the model work :class:`~stargan_cli.translate.Translator`, as for the command line;
+- :mod:`.models`: the models the page offers; :mod:`.workspace`: the temporary folder of
+  results; :mod:`.errors`: the errors answered with 404 and 413;
 - :mod:`.server`: the Starlette application (needs the ``app`` extra);
 - ``static/``: the page itself, one HTML file with plain JavaScript and CSS.
 

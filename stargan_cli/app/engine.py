@@ -1,36 +1,37 @@
-"""What the web page does, without the web: models, uploads, translations, files.
+"""What the web page does, without the web: uploads, and the JSON answers about them.
 
-The server (:mod:`.server`) only turns HTTP requests into calls here. Every translation goes
-through :class:`~stargan_cli.translate.Translator` (its face detection, CelebA framing, label
-layout and :func:`~stargan_cli.align.paste_square`), exactly as ``stargan translate`` does; the
-intensity slider only blends the generator label between the face's own label and the target's,
-as ``stargan grid --gif`` does.
+The server (:mod:`.server`) only turns HTTP requests into calls here. A photo takes the same
+path as with ``stargan translate``: :mod:`stargan_cli.photos` opens it, finds and aligns its
+faces and pastes the result back, and :class:`~stargan_cli.translate.Translator` runs the
+model; the intensity slider only blends the generator label between the face's own label and
+the target's, as ``stargan grid --gif`` does. The models the page offers are :mod:`.models`.
 
 Files: uploads are decoded in memory; what the page shows (the upload as decoded, results,
-strips) is written into one temporary folder that :meth:`Workspace.close` removes. Only files
-this module wrote there are ever served, looked up by a random name, never by a path.
+strips) is written into the :class:`~.workspace.Workspace`, one temporary folder whose files
+are served by random name only.
 """
 
 from __future__ import annotations
 
 import io
 import secrets
-import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping
 
 from PIL import Image, UnidentifiedImageError
 
 from ..attributes import HAIR_COLORS, target_name
 from ..errors import StarganError
-from ..align import DEFAULT_PASTE, paste_square
-from ..landmarks import detect_landmarks
 from ..grid.animation import interpolate
-from ..translate import load_image
+from ..grid.sheet import result_strip
+from ..photos.detect import detect_landmarks
+from ..photos.pipeline import open_photo, paste_faces
+from .errors import NotFound, TooLarge
+from .models import Models
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     from ..translate import TranslationResult, Translator
@@ -38,16 +39,6 @@ if TYPE_CHECKING:
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 KEEP_UPLOADS = 6  # decoded photos kept in memory (up to 120 MB each at the pixel limit)
-KEEP_FILES = 64
-KEEP_MODELS = 2
-
-
-class TooLarge(StarganError):
-    """An upload over the size limit (answered with HTTP 413)."""
-
-
-class NotFound(StarganError):
-    """An image, face, model or file id the server does not have (HTTP 404)."""
 
 
 def megabytes(n: float) -> str:
@@ -76,7 +67,7 @@ def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: in
                     f"the photo is {width}x{height} pixels; up to {max_pixels / 1e6:.0f} megapixels are accepted"
                 )
             probe.load()
-            return load_image(probe)
+            return open_photo(probe)
     except (UnidentifiedImageError, Image.DecompressionBombError):
         raise StarganError("that file is not an image we can read: choose a JPEG, PNG, WebP or BMP photo") from None
     except (OSError, ValueError, SyntaxError) as err:
@@ -93,140 +84,6 @@ class Upload:
     file: str
     faces: list[Any]
     prepared: dict[tuple[int, int | None], "TranslationResult"] = field(default_factory=dict)
-
-
-class Workspace:
-    """The temporary folder of one server: files written there get a random name, and only
-    those names are served. Oldest files beyond ``keep`` are deleted; :meth:`close` removes
-    the folder."""
-
-    def __init__(self, keep: int = KEEP_FILES) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="stargan-app-"))
-        self.keep = keep
-        self._files: OrderedDict[str, Path] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def save(self, image: Image.Image, kind: str = "png") -> str:
-        """Write ``image`` (PNG, or JPEG with ``kind="jpg"``) and return the name to fetch it by."""
-        name = f"{secrets.token_urlsafe(12)}.{kind}"
-        path = self.root / name
-        if kind == "jpg":
-            image.save(path, "JPEG", quality=92)
-        else:
-            image.save(path, "PNG", compress_level=1)  # fast: these files are local and short-lived
-        with self._lock:
-            self._files[name] = path
-            while len(self._files) > self.keep:
-                _, old = self._files.popitem(last=False)
-                old.unlink(missing_ok=True)
-        return name
-
-    def path(self, name: str) -> Path:
-        """The file written as ``name``; NotFound for any other name."""
-        with self._lock:
-            found = self._files.get(name)
-        if found is None or not found.is_file():
-            raise NotFound("no such file (it may have been replaced by newer results)")
-        return found
-
-    def forget(self, name: str) -> None:
-        """Delete the file written as ``name`` (if still there)."""
-        with self._lock:
-            path = self._files.pop(name, None)
-        if path is not None:
-            path.unlink(missing_ok=True)
-
-    def close(self) -> None:
-        """Remove the folder and everything in it."""
-        with self._lock:
-            self._files.clear()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-@dataclass
-class ModelEntry:
-    """A model the page offers: its display name and what resolves it (None: the default)."""
-
-    name: str
-    spec: str | None
-
-
-class Models:
-    """The models the page can switch between, loaded on first use (at most ``keep`` at once).
-
-    ``specs``: the ``--model`` values (names or paths; none: the default model, resolved as
-    every command resolves it). Installed models are offered after them.
-    """
-
-    def __init__(self, specs: Sequence[str] = (), *, device: str | None = None, keep: int = KEEP_MODELS,
-                 include_installed: bool = True) -> None:
-        from ..model_store import DEFAULT_MODEL, display_names, installed_models, resolve_model
-
-        self.device = device
-        self.keep = keep
-        if specs:
-            self.entries = [ModelEntry(n, s) for n, s in zip(display_names(list(specs)), specs)]
-        else:
-            self.entries = [ModelEntry(DEFAULT_MODEL, None)]
-        if include_installed:
-            seen = {self._resolved(e) for e in self.entries}
-            names = {e.name for e in self.entries}
-            for name, path in installed_models():
-                if path.resolve() not in seen and name not in names:
-                    self.entries.append(ModelEntry(name, str(path)))
-        self._resolve = resolve_model
-        self._loaded: OrderedDict[str, "Translator"] = OrderedDict()
-
-    @staticmethod
-    def _resolved(entry: ModelEntry) -> Path | None:
-        from ..model_store import resolve_model
-
-        try:
-            return resolve_model(entry.spec, download=False).resolve()
-        except StarganError:
-            return None
-
-    @property
-    def default(self) -> str:
-        """The name of the model the page starts with."""
-        return self.entries[0].name
-
-    def names(self) -> list[str]:
-        """Display names, the default first."""
-        return [e.name for e in self.entries]
-
-    def get(self, name: str | None = None) -> "Translator":
-        """The loaded model called ``name`` (default: the first); loads it if needed."""
-        from ..translate import Translator
-
-        name = name or self.default
-        entry = next((e for e in self.entries if e.name == name), None)
-        if entry is None:
-            raise NotFound(f"unknown model {name!r}: choose one of {', '.join(self.names())}")
-        translator = self._loaded.get(name)
-        if translator is None:
-            translator = Translator(self._resolve(entry.spec), device=self.device)
-            self._loaded[name] = translator
-            while len(self._loaded) > self.keep:
-                self._loaded.popitem(last=False)
-        self._loaded.move_to_end(name)
-        return translator
-
-    def describe(self, name: str | None = None) -> dict[str, Any]:
-        """What the page needs to draw a model's controls."""
-        t = self.get(name)
-        multi = list(t.layout.multi.names) if t.layout.multi is not None else []
-        return {
-            "name": name or self.default,
-            "attributes": list(t.attributes),
-            "hair": [a for a in multi if a in HAIR_COLORS],
-            "toggles": [a for a in multi if a not in HAIR_COLORS],
-            "domains": list(t.layout.domains.names) if t.layout.domains is not None else [],
-            "image_size": t.image_size,
-            "has_classifier": t.has_classifier,
-            "description": t.config.describe(),
-            "device": str(t.device),
-        }
 
 
 def _values(mapping: Mapping[str, Any] | None, what: str) -> dict[str, float]:
@@ -357,8 +214,7 @@ class Engine:
             prepared = self._prepared(translator, upload, face)
             chosen = prepared.faces[0]
             square = translator.generate_squares([chosen.crop], [label])[0]
-        out = square if chosen.frame is None else paste_square(upload.image, square, chosen.frame, source=chosen.crop,
-                                                                mode=DEFAULT_PASTE)
+        out = square if chosen.frame is None else paste_faces(upload.image, [chosen], [square])
         file = self.workspace.save(out)
         names = list(translator.attributes)
         return {
@@ -383,7 +239,7 @@ class Engine:
                 upload.image, source=None if given is None else dict(zip(translator.attributes, given)),
                 detect=face is not None, face=None if face is None else int(face),
             )
-            sheet = result.strip()
+            sheet = result_strip(result)
         file = self.workspace.save(sheet)
         return {"url": f"files/{file}", "width": sheet.width, "height": sheet.height,
                 "targets": result.targets, "download": f"{upload.name}.all.png"}
@@ -402,3 +258,9 @@ def output_name(targets: Mapping[str, float], strength: float) -> str:
     shown = {a: v for a, v in targets.items() if not (hair_on and a in HAIR_COLORS and v <= 0)}
     name = target_name(shown) if shown else "same"
     return name if strength >= 1 else f"{name}@{round(100 * strength)}"
+
+
+__all__ = [
+    "Engine", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "Models", "NotFound", "TooLarge", "Upload", "Workspace",
+    "decode_upload", "output_name", "too_large_message",
+]

@@ -35,7 +35,7 @@ def source_attrs_option(help: str) -> Any:
 
 
 def paste_option(help: str) -> Any:
-    """``--paste MODE``: how translated faces go back into the image (:data:`align.PASTE_MODES`)."""
+    """``--paste MODE``: how translated faces go back into the image (:data:`photos.paste.PASTE_MODES`)."""
     return typer.Option("--paste", metavar="MODE", help=help)
 
 

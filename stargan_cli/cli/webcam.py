@@ -105,7 +105,8 @@ def register(app: typer.Typer) -> None:
         """
         from ..errors import StarganError, UsageError
         from ..model_store import check_targets_early
-        from ..translate import Translator, check_paste
+        from ..photos.paste import check_paste
+        from ..translate import Translator
         from ..webcam import (
             KEY_HELP, HeadlessDisplay, ModelEngine, WebcamOptions, WindowDisplay, check_video_path,
             display_problem, open_source, parse_source, run_webcam,

@@ -25,7 +25,8 @@ what to compute and how to lay it out:
 - :mod:`.columns`: the target columns (defaults or ``--to``);
 - :mod:`.models`: loading the models, their names and row labels;
 - :mod:`.inputs`: the input faces (image files or dataset images) with their source labels;
-- :mod:`.sheet`: running the models for every cell and drawing the sheet;
+- :mod:`.sheet`: running the models for every cell and drawing the sheet; one translation's
+  strip (:func:`result_strip`, ``translate --all``'s NAME.all.png);
 - :mod:`.animation`: label-interpolation animations, computed and written;
 - :mod:`.files`: output names and atomic saving of sheets and animations.
 
@@ -46,17 +47,17 @@ from .models import (
     GridModel, load_models, model_labels, model_settings, models_from_translators,
     train_config_of,
 )
-from .sheet import SheetData, count_jobs, default_cell_size, make_sheet, translate_cells
+from .sheet import STRIP_CELL, SheetData, count_jobs, default_cell_size, make_sheet, result_strip, translate_cells
 from .text import (
     MIN_FONT, RGB, ellipsize, fit_lines, line_height, load_font, mark_color, parse_color, text_color, text_width,
     wrap_text,
 )
 
 __all__ = [
-    "Column", "FrameStep", "GridInput", "GridModel", "SheetData", "SheetLayout", "SheetStyle",
+    "Column", "FrameStep", "GridInput", "GridModel", "STRIP_CELL", "SheetData", "SheetLayout", "SheetStyle",
     "animation_frames", "animation_paths", "animation_plan", "animation_schedule", "check_output", "dataset_inputs",
     "default_cell_size", "default_columns", "file_inputs", "frame_count", "load_models",
     "make_sheet", "model_labels", "model_settings", "models_from_translators", "parse_color",
-    "parse_columns", "plan_layout", "render_sheet", "save_animation", "save_sheet",
+    "parse_columns", "plan_layout", "render_sheet", "result_strip", "save_animation", "save_sheet",
     "translate_cells", "write_animations",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from PIL import Image
 
@@ -14,7 +14,12 @@ from .layout import SheetStyle, render_sheet
 from .models import GridModel
 from .text import RGB, parse_color
 
+if TYPE_CHECKING:
+    from ..photos.pipeline import TranslationResult
+
 Progress = Callable[[int, int], None]  # called with (done, total)
+# Smallest cell side of the ``--all`` strip (NAME.all.png): a 128 px model's squares are enlarged.
+STRIP_CELL = 256
 
 
 def count_jobs(models: Sequence[GridModel], inputs: Sequence[GridInput], columns: Sequence[Column]) -> int:
@@ -31,6 +36,20 @@ class SheetData:
     row_labels: list[str]
     group_size: int
     title: str | None = None
+
+
+def result_strip(result: "TranslationResult", style: SheetStyle | None = None) -> Image.Image:
+    """One translation as a strip: input | each target, one row per face (like the original's
+    test grid), with the columns labelled (and the rows, with several faces). The default
+    ``style`` draws cells of at least :data:`STRIP_CELL` pixels, so that small models stay
+    readable. ``stargan translate --all`` writes it as NAME.all.png; the app shows it."""
+    if not result.faces:
+        raise ValueError("no faces to show")
+    side = result.faces[0].crop.size[0]
+    style = style or SheetStyle(cell_size=max(side, STRIP_CELL))
+    cells = [[face.crop, *(face.outputs[t] for t in result.targets)] for face in result.faces]
+    rows = [f"face {face.number}" for face in result.faces] if len(result.faces) > 1 else None
+    return render_sheet(cells, style, column_labels=["input", *result.targets], row_labels=rows)
 
 
 def translate_cells(

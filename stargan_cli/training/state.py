@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import torch
 
@@ -25,9 +25,25 @@ from .runs import FINAL_NAME, checkpoint_path, link_or_copy, list_checkpoints
 from .schedule import LRSchedule
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..models import ModelConfig
+    from .config import TrainConfig
 
 TRAINING_STATE_VERSION = 1
+
+
+class SavedRun(Protocol):
+    """What saving a run needs of it (a :class:`~.session.Session` is one); described here so
+    that this module does not import the session that imports it."""
+
+    config: "TrainConfig"
+    dist: DistInfo
+    device: torch.device
+    run_dir: Path
+    model_config: "ModelConfig"
+    parts: Sequence[Any]  # each with a ``loader`` whose state_dict() is its data position
+    nets: Networks
+    schedule: LRSchedule
+    rng: torch.Generator
 _OPTIMIZER_FLAGS = ("capturable", "fused", "foreach", "differentiable")
 
 
@@ -97,7 +113,7 @@ def _rank_state(rng: torch.Generator, device: torch.device, data: list[dict]) ->
 
 
 # ----------------------------------------------------------------------------- save
-def training_state(session: "Session", data_states: list[dict] | None = None) -> dict[str, Any]:
+def training_state(session: SavedRun, data_states: list[dict] | None = None) -> dict[str, Any]:
     """Everything besides the weights; a collective call under DDP (all ranks).
     ``data_states``: the loaders' positions to record (default: where they are now)."""
     nets = session.nets
@@ -141,7 +157,7 @@ def _cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
-def save(session: "Session", step: int, final: bool = False, data_states: list[dict] | None = None) -> Path | None:
+def save(session: SavedRun, step: int, final: bool = False, data_states: list[dict] | None = None) -> Path | None:
     """Save the training checkpoint of ``step`` in the run folder, link ``final.pt`` to it when
     ``final``, and drop the periodic checkpoints beyond the newest ``--keep``. Every rank must
     call (rank 0 writes; the others return None). The caller checks that the weights are

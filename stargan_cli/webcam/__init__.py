@@ -13,7 +13,7 @@ and every frame is processed (what you want when recording a file); with ``realt
 is instead paced at its own frame rate and dropped like a camera.
 
 Face detection, the CelebA framing, cropping and pasting back are those of ``stargan
-translate`` (:mod:`stargan_cli.faces`); the model side is a :class:`~stargan_cli.translate.
+translate`` (:mod:`stargan_cli.photos`); the model side is a :class:`~stargan_cli.translate.
 Translator` wrapped by :class:`ModelEngine`. Everything that does not need a window (keys,
 buffering, drawing, recording) works headless, which is how the tests drive it.
 

@@ -12,7 +12,9 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..align import DEFAULT_PASTE, Frame, extract_square, paste_square
+from ..photos.align import extract_square
+from ..photos.face import Frame
+from ..photos.paste import DEFAULT_PASTE, paste_square
 from .display import Display, HeadlessDisplay
 from .drawing import compose, letterbox
 from .engine import Engine
@@ -49,7 +51,7 @@ class WebcamOptions:
 
     detect_every: int = 5
     paste_back: bool = True
-    paste_mode: str = DEFAULT_PASTE  # how the face goes back: see align.PASTE_MODES
+    paste_mode: str = DEFAULT_PASTE  # how the face goes back: see photos.paste.PASTE_MODES
     max_frames: int | None = None
     output: Path | None = None
     snapshots: Path | None = None  # None: the current folder

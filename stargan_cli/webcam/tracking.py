@@ -1,6 +1,6 @@
 """Following a face over video frames: landmarks detected every k frames, optical flow in between.
 
-Detection (MTCNN, :mod:`stargan_cli.landmarks`) runs on a small copy of the frame every
+Detection (MTCNN, :mod:`stargan_cli.photos.detect`) runs on a small copy of the frame every
 ``detect_every`` frames. On the frames between, the face's landmarks are carried along by
 sparse optical flow (pyramidal Lucas-Kanade on a grid of points over the face), so the box is
 where the face is in *this* frame, not where it was at the last detection. When the flow loses
@@ -15,14 +15,14 @@ from typing import Callable
 import numpy as np
 
 from ..errors import StarganError
-from ..faces import Box
+from ..photos.face import Box
 
 # Landmark detections: (box, five points) per face, in the frame's pixels.
 Detector = Callable[[np.ndarray], list]
 
 
 def _default_detector(detect_side: int) -> Detector:
-    from ..landmarks import detect_landmarks
+    from ..photos.detect import detect_landmarks
 
     def detect(rgb: np.ndarray) -> list:
         return detect_landmarks(rgb, order="largest", max_side=detect_side)

@@ -9,12 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stargan_cli.align import (
-    CELEBA_LANDMARKS, PASTE_MODES, Frame, change_mask, extract_square, invert, paste_square,
-)
-from stargan_cli.faces import Box
-from stargan_cli.landmarks import detect_landmarks
 from stargan_cli.image_files import example_image_path
+from stargan_cli.photos import (
+    CELEBA_LANDMARKS, PASTE_MODES, Box, Frame, change_mask, detect_landmarks, extract_square, invert, paste_square,
+)
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +173,85 @@ def test_alignment_turns_a_tilted_face_upright(portrait):
     a = np.asarray(extract_square(portrait, upright, 64)).astype(int)
     b = np.asarray(extract_square(tilted, frame, 64)).astype(int)
     assert np.abs(a - b)[8:56, 8:56].mean() < 20
+
+
+def test_a_paste_mode_is_one_entry_of_the_table(monkeypatch):
+    """paste_square dispatches through photos.paste.MODES: a new entry is a new mode, used
+    with the same feathered edge and the same footprint as the others."""
+    from stargan_cli.photos import paste
+
+    photo = _textured(200, 200, seed=7)
+    frame = Frame.from_box(Box(10, 0, 178, 218))
+    square = extract_square(photo, frame, 64)
+    seen = []
+
+    def half(squares):
+        seen.append(squares.source is not None)
+        return squares.translated, squares.feather * 0.5
+
+    monkeypatch.setitem(paste.MODES, "half", paste.PasteMode(half, replaces=True, needs_source=False))
+    white = Image.new("RGB", (64, 64), (255, 255, 255))
+    out = np.asarray(paste_square(photo, white, frame, mode="half")).astype(int)
+    full = np.asarray(paste_square(photo, white, frame, mode="replace")).astype(int)
+    assert seen == [False]
+    centre = (slice(90, 110), slice(90, 110))
+    assert np.abs(out[centre] - (photo[centre].astype(int) + 255) / 2).max() <= 1  # half way to white
+    assert np.array_equal(full[centre], np.full_like(full[centre], 255))
+    assert not ((out != photo) & (full == photo)).any()  # inside the same footprint
+    with pytest.raises(ValueError, match="paste mode must be one of"):
+        paste_square(photo, white, frame, mode="nope")
+    assert np.array_equal(np.asarray(square), np.asarray(extract_square(photo, frame, 64)))
+
+
+def test_the_pipeline_cuts_numbers_and_pastes_faces(portrait):
+    """open -> cut_faces (detect + align) -> paste_faces: faces numbered left to right, --face
+    picks one, a wrong number or a faceless photo says what to do, and pasting the squares back
+    unchanged ("delta") leaves the photo as it was."""
+    from stargan_cli.errors import StarganError
+    from stargan_cli.photos import cut_faces, open_photo, paste_faces
+
+    small = portrait.resize((256, 256))
+    sheet = Image.new("RGB", (512, 256), (90, 90, 90))
+    sheet.paste(small, (0, 0))
+    sheet.paste(small.transpose(Image.FLIP_LEFT_RIGHT), (256, 0))
+    photo = open_photo(np.asarray(sheet))
+    found, faces = cut_faces(photo, 32, name="sheet")
+    assert found == 2 and [f.number for f in faces] == [1, 2]
+    assert faces[0].box.center[0] < 256 < faces[1].box.center[0]
+    assert all(f.crop.size == (32, 32) and f.frame is not None for f in faces)
+    found, second = cut_faces(photo, 32, face=2, name="sheet")
+    assert found == 2 and [f.number for f in second] == [2] and second[0].frame == faces[1].frame
+    with pytest.raises(StarganError, match="sheet has 2 face.*--face 3 does not exist"):
+        cut_faces(photo, 32, face=3, name="sheet")
+    with pytest.raises(StarganError, match="no face found in flat.*--no-detect"):
+        cut_faces(Image.new("RGB", (200, 200), (128, 128, 128)), 32, name="flat")
+    assert cut_faces(photo, 32, detect=False)[1][0].frame is None
+    same = paste_faces(photo, faces, [f.crop for f in faces], mode="delta")
+    assert np.array_equal(np.asarray(same), np.asarray(photo))
+
+
+def test_translate_photos_runs_the_steps_with_the_model_step_handed_in(tmp_path):
+    """translate_photos: inputs in order, faces of several photos share a batch of the model
+    step, a bad input keeps its error and the others go on; pasting with detection is covered
+    by the Translator's tests."""
+    from stargan_cli.photos import translate_photos
+
+    batches = []
+
+    def model(faces):
+        batches.append([f.number for f in faces])
+        for f in faces:
+            f.outputs["Grey"] = f.crop.convert("L").convert("RGB")
+
+    images = [_textured(80, 60, seed=s) for s in range(3)]
+    inputs = [images[0], tmp_path / "missing.png", images[1], images[2]]
+    results = translate_photos(inputs, 16, model, detect=False, batch_size=2)
+    assert batches == []  # nothing is read before the results are asked for
+    results = list(results)
+    assert batches == [[1, 1], [1]]
+    assert [r.ok for r in results] == [True, False, True, True]
+    assert "does not exist" in results[1].error
+    for result, image in zip([results[0], *results[2:]], images):
+        assert result.targets == ["Grey"] and result.outputs["Grey"].size == (16, 16)
+        assert result.outputs["Grey"] is result.faces[0].outputs["Grey"]
+        assert result.image.size == (80, 60)

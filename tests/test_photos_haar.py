@@ -1,4 +1,4 @@
-"""Face detection, CelebA framing, cropping, paste-back and box smoothing."""
+"""Legacy Haar helpers (photos.haar): detection, CelebA framing, cropping, paste-back, box smoothing."""
 
 from __future__ import annotations
 
@@ -6,19 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stargan_cli import faces
 from stargan_cli.errors import StarganError
-from stargan_cli.faces import (
-    Box,
-    BoxSmoother,
-    celeba_box,
-    detect_faces,
-    extract_crop,
-    feather_mask,
-    model_square,
-    paste_back,
-)
 from stargan_cli.image_files import example_image_path
+from stargan_cli.photos import haar
+from stargan_cli.photos.face import Box
+from stargan_cli.photos.haar import BoxSmoother, celeba_box, detect_faces, extract_crop, model_square, paste_back
+from stargan_cli.photos.paste import feather_mask
 
 # The Haar functions stay for callers of the API; the package itself finds faces with
 # landmarks now and runs with OpenCV 5, whose wheels ship no cascades.
@@ -88,11 +81,11 @@ def test_missing_haar_cascade_is_a_clear_error(monkeypatch, portrait):
     import cv2
 
     with monkeypatch.context() as patch:  # not monkeypatch.undo(): that lifts conftest's settings too
-        patch.setattr(faces, "_cascade_cache", {})
+        patch.setattr(haar, "_cascade_cache", {})
         patch.delattr(cv2, "data", raising=False)
         with pytest.raises(StarganError, match=r"opencv-python<5.*--no-detect"):
             detect_faces(portrait)
-    monkeypatch.setattr(faces, "_cascade_cache", {})
+    monkeypatch.setattr(haar, "_cascade_cache", {})
     monkeypatch.delattr(cv2, "CascadeClassifier", raising=False)
     with pytest.raises(StarganError, match="opencv-python<5"):
         detect_faces(portrait)
@@ -101,11 +94,11 @@ def test_missing_haar_cascade_is_a_clear_error(monkeypatch, portrait):
 def test_celeba_box_has_celeba_proportions_and_measured_framing():
     face = Box(100, 80, 60, 60)
     box = celeba_box(face, (400, 400))
-    assert box.w == round(60 * faces.CELEBA_SCALE)
+    assert box.w == round(60 * haar.CELEBA_SCALE)
     assert abs(box.h / box.w - 218 / 178) < 0.01
     # Same horizontal centre; centre raised by CELEBA_SHIFT face widths.
     assert abs(box.center[0] - face.center[0]) <= 1
-    assert abs((face.center[1] - box.center[1]) - faces.CELEBA_SHIFT * 60) <= 1
+    assert abs((face.center[1] - box.center[1]) - haar.CELEBA_SHIFT * 60) <= 1
     # Whole pixels, and the model square inside holds the whole detected face.
     assert all(float(v).is_integer() for v in (box.x, box.y, box.w, box.h))
     left, top, right, bottom = model_square(box)

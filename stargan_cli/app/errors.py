@@ -1,0 +1,16 @@
+"""The app's own errors, each answered with its HTTP status by :mod:`.server`."""
+
+from __future__ import annotations
+
+from ..errors import StarganError
+
+
+class TooLarge(StarganError):
+    """An upload over the size limit (answered with HTTP 413)."""
+
+
+class NotFound(StarganError):
+    """An image, face, model or file id the server does not have (HTTP 404)."""
+
+
+__all__ = ["NotFound", "TooLarge"]
