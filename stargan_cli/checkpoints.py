@@ -1,7 +1,7 @@
 """Our checkpoint format: one self-describing file per checkpoint.
 
 A checkpoint holds the format version, the model config, the training step, the G and D
-weights, and for training checkpoints the optimizer, schedule and RNG states. Files are
+weights, the moving average of G's weights where the run kept one, and for training checkpoints the optimizer, schedule and RNG states. Files are
 written atomically (temp file + rename) and read with ``torch.load(weights_only=True)``, which
 refuses pickled code. Loading a file of any layout (ours, official StarGAN, DLIM2020) is
 :func:`stargan_cli.loading.load_checkpoint`; this module knows only our own format.
@@ -37,6 +37,7 @@ class Checkpoint:
     G: dict[str, "torch.Tensor"]
     D: dict[str, "torch.Tensor"] | None = None
     step: int = 0
+    G_ema: dict[str, "torch.Tensor"] | None = None
     training: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)  # the file it was read from
@@ -50,6 +51,7 @@ class Checkpoint:
             "step": int(self.step),
             "G": self.G,
             "D": self.D,
+            "G_ema": self.G_ema,
             "training": self.training,
             "meta": dict(self.meta),
         }
@@ -136,6 +138,7 @@ def checkpoint_from_payload(payload: Any, path: Path) -> Checkpoint | None:
             config=config,
             G=payload["G"],
             D=payload.get("D"),
+            G_ema=payload.get("G_ema"),
             step=int(payload.get("step", 0)),
             training=payload.get("training"),
             meta=dict(payload.get("meta") or {}),
@@ -204,6 +207,8 @@ def check_config(checkpoint: Checkpoint) -> None:
         raise StarganError(f"{name} holds an impossible model config ({problem}): the file is damaged")
     with torch.device("meta"):
         networks = [("generator", build_generator(checkpoint.config), checkpoint.G)]
+        if checkpoint.G_ema is not None:
+            networks.append(("generator average", build_generator(checkpoint.config), checkpoint.G_ema))
         if checkpoint.D is not None:
             networks.append(("discriminator", build_discriminator(checkpoint.config), checkpoint.D))
     for what, module, state in networks:
@@ -218,11 +223,12 @@ def check_config(checkpoint: Checkpoint) -> None:
 def build_models(
     checkpoint: Checkpoint, device: "torch.device | str" = "cpu", with_discriminator: bool = True
 ) -> tuple["nn.Module", "nn.Module | None"]:
-    """Networks of ``checkpoint`` with its weights loaded (strict), in eval mode on ``device``."""
+    """Networks of ``checkpoint`` with its weights loaded (strict), in eval mode on ``device``.
+    G gets the moving average of its weights where the checkpoint has one."""
     from .models import build_discriminator, build_generator
 
     G = build_generator(checkpoint.config)
-    _load_strict(G, checkpoint.G, "generator", checkpoint)
+    _load_strict(G, checkpoint.G_ema if checkpoint.G_ema is not None else checkpoint.G, "generator", checkpoint)
     D = None
     if with_discriminator and checkpoint.D is not None:
         D = build_discriminator(checkpoint.config)
@@ -247,7 +253,8 @@ def compact_checkpoint(checkpoint: Checkpoint, half: bool = True, keep_discrimin
     """A copy of ``checkpoint`` for shipping: weights only (no optimizer, schedule or RNG
     state), floating-point tensors in fp16 when ``half`` (loading casts them back to the
     model's precision), D dropped unless ``keep_discriminator`` (translation then needs
-    ``--source-attrs``)."""
+    ``--source-attrs``). Where there is a moving average of G, it is shipped as G (what
+    translation uses) and the raw G is dropped."""
     import torch
 
     def shrink(state: dict[str, "torch.Tensor"]) -> dict[str, "torch.Tensor"]:
@@ -258,9 +265,10 @@ def compact_checkpoint(checkpoint: Checkpoint, half: bool = True, keep_discrimin
 
     return Checkpoint(
         config=checkpoint.config,
-        G=shrink(checkpoint.G),
+        G=shrink(checkpoint.G_ema if checkpoint.G_ema is not None else checkpoint.G),
         D=shrink(checkpoint.D) if keep_discriminator and checkpoint.D is not None else None,
         step=checkpoint.step,
         training=None,
-        meta={**checkpoint.meta, "compact": {"half": half, "discriminator": keep_discriminator}},
+        meta={**checkpoint.meta, "compact": {"half": half, "discriminator": keep_discriminator,
+                                             "ema": checkpoint.G_ema is not None}},
     )

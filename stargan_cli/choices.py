@@ -9,3 +9,6 @@ ADVERSARIAL_LOSSES = ("wgan-gp", "hinge")  # training.losses
 DATASETS = ("celeba", "folder", "both")  # what `stargan train` trains on
 SCHEDULES = ("paper", "official")  # learning-rate schedules (training.schedule)
 PRECISIONS = ("fp32", "bf16", "fp16")  # compute precisions of training
+# The first of each is the paper's (and the published checkpoints') layout.
+G_OUTPUTS = ("rgb", "mask")  # what G's last layer gives (models.generator)
+UPSAMPLES = ("transposed", "resize")  # how G doubles its resolution (models.generator)

@@ -30,7 +30,7 @@ from stargan_cli.training.networks import make_networks
 from stargan_cli.training.optimizers import TORCH_VERSION, make_optimizer, set_lr
 from stargan_cli.training.speed import SpeedPlan, no_sync_context, plan_speed
 from stargan_cli.training.state import load_optimizer_state, optimizer_state
-from stargan_cli.training.step import LossWeights, StepBatch, discriminator_step, generator_step, prepare_images
+from stargan_cli.training.step import G_LOSSES, LossWeights, StepBatch, discriminator_step, generator_step, prepare_images
 from train_helpers import one_thread  # noqa: F401  (autouse)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def train(stepper, iters: int = 10, n_critic: int = 2, seed: int = 5):
     for i in range(iters):
         images, labels = data[i % len(data)]
         d, g = stepper(0, PART, images, labels, rng, (i + 1) % n_critic == 0)
-        rows.append(torch.cat([d.values, g.values if g is not None else torch.full((4,), float("nan"))]).clone())
+        rows.append(torch.cat([d.values, g.values if g is not None else torch.full((len(G_LOSSES),), float("nan"))]).clone())
     return torch.stack(rows), rng
 
 
@@ -171,7 +171,7 @@ def test_train_step_on_cpu_is_exactly_the_step_functions():
         trg = random_targets(labels, PART, rng)
         batch = StepBatch(x_real, model_label(labels, PART, C_DIM), model_label(trg, PART, C_DIM), PART)
         d = discriminator_step(b, batch, WEIGHTS, rng).values
-        g = torch.full((4,), float("nan"))
+        g = torch.full((len(G_LOSSES),), float("nan"))
         if (i + 1) % 2 == 0:
             g = generator_step(b, batch, WEIGHTS).values
         rows.append(torch.cat([d, g]))

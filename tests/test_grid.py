@@ -207,6 +207,14 @@ def test_row_labels_show_model_settings(models):
     assert labels[0] == "five\n32px concat wgan-gp"  # only what differs; a has no training record
     single = lib.model_labels(["five"], [lib.model_settings(checkpoints[0])])[0]
     assert single == "five\n32px concat wgan-gp 5 attrs"
+    # A generator variant is named (the paper's layout is not), and so is the average's decay.
+    from dataclasses import replace as replaced
+
+    variant = replaced(checkpoints[0], config=replaced(checkpoints[0].config, g_output="mask", upsample="resize"),
+                       meta={"train": {"batch_size": 8, "g_ema": 0.999}})
+    both = lib.model_labels(["five", "masked"], [lib.model_settings(c) for c in (checkpoints[0], variant)])
+    assert both[1].startswith("masked\n") and "mask resize" in both[1] and "ema=0.999" in both[1]
+    assert "mask" not in both[0] and "rgb" not in both[0] and "transposed" not in both[0]
     specs = ["stargan-celeba-128", "runs/x/final.pt", "runs/y/checkpoints/000100.pt", "a/model.pt", "b/model.pt"]
     assert display_names(specs) == ["stargan-celeba-128", "x", "y@100", "a/model", "b/model"]
     assert display_names(["runs/x/final.pt", "runs/x/final.pt"]) == ["x", "x #2"]

@@ -40,7 +40,8 @@ def _stop_at(monkeypatch, step: int) -> None:
 def _assert_same_state(a: Path, b: Path) -> None:
     ca, cb = load_checkpoint(a), load_checkpoint(b)
     assert ca.step == cb.step
-    for name in ("G", "D"):
+    assert (ca.G_ema is None) == (cb.G_ema is None)
+    for name in ("G", "D") + (("G_ema",) if ca.G_ema is not None else ()):
         sa, sb = getattr(ca, name), getattr(cb, name)
         assert sa.keys() == sb.keys()
         for key in sa:
@@ -51,7 +52,7 @@ def _assert_same_state(a: Path, b: Path) -> None:
                 assert torch.equal(torch.as_tensor(pa[key]), torch.as_tensor(pb[key])), f"{opt}.{key} differs"
 
 
-@pytest.mark.parametrize("dataset", ["celeba", "both", "warmup+augment"])
+@pytest.mark.parametrize("dataset", ["celeba", "both", "warmup+augment", "mask+resize+ema"])
 def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
     """2N steps in one go equal N steps, a stop, a resume and N more: same weights and
     optimizer states, bit for bit. 10 steps of 4 cross an epoch (22 training images) and the
@@ -63,6 +64,8 @@ def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
         extra = {"dataset": "both", "folder_data": str(make_folder(tmp_path / "faces")), "attrs": ("Blond_Hair", "Male")}
     elif dataset == "warmup+augment":  # the stop falls after the G warm-up; D's augmentations are random draws
         extra = {"warmup_iters": 3, "augment": "translation,cutout"}
+    elif dataset == "mask+resize+ema":  # the average of G is saved and continues exactly too
+        extra = {"g_output": "mask", "upsample": "resize", "g_ema": 0.9}
     settings = dict(iters=10, decay_iters=10, n_critic=3, save_every=100, log_every=2, sample_every=100, **extra)
     straight = train(tiny(celeba_root, tmp_path / "straight", **settings))
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..choices import ADVERSARIAL_LOSSES, DATASETS, NORMS, PRECISIONS, SCHEDULES
+from ..choices import ADVERSARIAL_LOSSES, DATASETS, G_OUTPUTS, NORMS, PRECISIONS, SCHEDULES, UPSAMPLES
 from .common import DeviceOption, console, err_console
 
 HELP = """Train a StarGAN on CelebA, a folder-per-domain dataset, or both jointly.
@@ -28,6 +28,8 @@ Examples:
   stargan train --dataset folder --data faces/
 
   stargan train --resume RUN_DIR
+
+  stargan train --init stargan-celeba-mini --data my-celeba/ --iters 5000
 """
 
 
@@ -41,6 +43,8 @@ NormChoice = _choices("NormChoice", *NORMS)
 LossChoice = _choices("LossChoice", *ADVERSARIAL_LOSSES)
 ScheduleChoice = _choices("ScheduleChoice", *SCHEDULES)
 PrecisionChoice = _choices("PrecisionChoice", *PRECISIONS)
+GOutputChoice = _choices("GOutputChoice", *G_OUTPUTS)
+UpsampleChoice = _choices("UpsampleChoice", *UPSAMPLES)
 
 
 def register(app: typer.Typer) -> None:
@@ -69,6 +73,33 @@ def register(app: typer.Typer) -> None:
             "norm gains and biases.")] = "concat",
         loss: Annotated[LossChoice, typer.Option(
             "--loss", case_sensitive=False, help="Adversarial loss.")] = "wgan-gp",
+        g_output: Annotated[GOutputChoice, typer.Option(
+            "--g-output", case_sensitive=False,
+            help="rgb: G redraws every pixel (the original); mask: G gives a colour image and an "
+            "attention mask, and changes only where the mask is open.")] = "rgb",
+        upsample: Annotated[UpsampleChoice, typer.Option(
+            "--upsample", case_sensitive=False,
+            help="transposed: transposed convolutions (the original); resize: nearest x2 and a 3x3 "
+            "convolution (no checkerboard).")] = "transposed",
+        g_ema: Annotated[float, typer.Option(
+            "--g-ema", help="Keep a moving average of G's weights with this decay (e.g. 0.999; 0: "
+            "none); samples, eval and translation then use the average.")] = 0.0,
+        lambda_mask: Annotated[float, typer.Option(
+            "--lambda-mask", help="With --g-output mask: weight of the term that keeps each mask's "
+            "mean opening between --mask-floor and --mask-cap.")] = 2.0,
+        mask_floor: Annotated[float, typer.Option(
+            "--mask-floor", help="With --g-output mask: the least mean opening of a mask whose target "
+            "differs from the source (stops the mask closing for good).")] = 0.1,
+        mask_cap: Annotated[float, typer.Option(
+            "--mask-cap", help="With --g-output mask: the largest mean opening of a mask.")] = 0.4,
+        lambda_mask_tv: Annotated[float, typer.Option(
+            "--lambda-mask-tv", help="With --g-output mask: weight of the mask's total variation "
+            "(smoothness).")] = 1e-3,
+        init: Annotated[Optional[str], typer.Option(
+            "--init", help="Start a new run from this model's weights (a .pt/.ckpt file or an "
+            "installed model's name): G, D and the moving average where present, with fresh "
+            "optimizers. Its shape settings (size, channels, norm, generator variant) are taken "
+            "from the model.", show_default=False)] = None,
         lambda_cls: Annotated[float, typer.Option("--lambda-cls", help="Weight of the domain classification loss.")] = 1.0,
         lambda_rec: Annotated[float, typer.Option("--lambda-rec", help="Weight of the cycle reconstruction loss.")] = 10.0,
         lambda_gp: Annotated[float, typer.Option("--lambda-gp", help="Weight of the gradient penalty (wgan-gp).")] = 10.0,
@@ -161,7 +192,7 @@ def to_config_fields(values: dict[str, Any]) -> dict[str, Any]:
     for name in ("data", "folder_data", "out"):
         if fields.get(name) is not None:  # absolute, so that --resume works from any folder
             fields[name] = str(Path(fields[name]).expanduser().resolve())
-    for name in ("dataset", "norm", "loss", "lr_schedule", "precision"):
+    for name in ("dataset", "norm", "loss", "lr_schedule", "precision", "g_output", "upsample"):
         value = fields.get(name)
         if value is not None:
             fields[name] = (value.value if isinstance(value, Enum) else value).lower()
@@ -187,6 +218,10 @@ def run(values: dict[str, Any], explicit: set[str]) -> None:
         if fields["dataset"] == "folder" and "attrs" in explicit:
             raise UsageError("--attrs picks CelebA attributes; a folder dataset's domains are its subfolders")
         config = TrainConfig(**fields)
+        if config.init is not None:
+            from ..training.initial import config_for_init, load_init_model
+
+            config = config_for_init(config, load_init_model(config.init).config, explicit)
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
         err_console.print(f"[yellow]Warning:[/] {message}", highlight=False, soft_wrap=True)

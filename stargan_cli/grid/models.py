@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from ..choices import G_OUTPUTS, UPSAMPLES
+
 if TYPE_CHECKING:
     import torch
 
@@ -15,7 +17,8 @@ if TYPE_CHECKING:
 _TRAIN_KEYS = (
     ("batch_size", "bs"), ("g_lr", "lr_g"), ("d_lr", "lr_d"), ("n_critic", "n_critic"),
     ("lambda_cls", "l_cls"), ("lambda_rec", "l_rec"), ("lambda_gp", "l_gp"),
-    ("lr_schedule", "sched"), ("precision", "prec"), ("iters", "iters"),
+    ("lr_schedule", "sched"), ("precision", "prec"), ("g_ema", "ema"), ("lambda_mask", "l_mask"),
+    ("iters", "iters"),
 )
 _TRAIN_MARKERS = {"batch_size", "g_lr", "d_lr"}
 
@@ -49,15 +52,17 @@ def train_config_of(checkpoint: "Checkpoint") -> dict[str, Any] | None:
 def model_settings(checkpoint: "Checkpoint") -> dict[str, str]:
     """Key settings of a model, label -> text, in display order.
 
-    From the model config: size (``128px``), norm, loss; from the stored training config (when
-    the checkpoint was trained here): batch size, learning rates, critic steps, loss weights,
-    schedule, precision; and the training step. Norm and loss show their value alone.
+    From the model config: size (``128px``), norm, generator output and up-sampling, loss; from
+    the stored training config (when the checkpoint was trained here): batch size, learning
+    rates, critic steps, loss weights, schedule, precision, the average's decay; and the
+    training step. Norm, output, up-sampling and loss show their value alone.
     """
     config = checkpoint.config
-    out: dict[str, str] = {
-        "size": f"{config.image_size}px", "norm": config.norm, "loss": config.loss,
-        "attrs": f"{len(config.attributes)} attrs",
-    }
+    out: dict[str, str] = {"size": f"{config.image_size}px", "norm": config.norm}
+    for key, paper in (("g_output", G_OUTPUTS[0]), ("upsample", UPSAMPLES[0])):
+        if getattr(config, key) != paper:  # shown only where they differ from the paper's layout
+            out[key] = getattr(config, key)
+    out.update(loss=config.loss, attrs=f"{len(config.attributes)} attrs")
     train = train_config_of(checkpoint) or {}
     for key, label in _TRAIN_KEYS:
         if train.get(key) is not None:

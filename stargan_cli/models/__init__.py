@@ -8,7 +8,8 @@ from .norms import DomainInstanceNorm, InstanceNorm
 
 def build_generator(config: ModelConfig) -> Generator:
     """The generator described by ``config``."""
-    return Generator(config.c_dim, config.g_conv_dim, config.g_repeat, config.norm)
+    return Generator(config.c_dim, config.g_conv_dim, config.g_repeat, config.norm,
+                     output=config.g_output, upsample=config.upsample)
 
 
 def build_discriminator(config: ModelConfig) -> Discriminator:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
-from ..choices import NORMS
+from ..choices import G_OUTPUTS, NORMS, UPSAMPLES
 
 LABEL_MODES = ("multi", "single", "joint")
 
@@ -35,6 +35,11 @@ class ModelConfig(JsonSettings):
     ``single`` (one domain of several, as a folder dataset; cross-entropy), or ``joint``
     (CelebA attributes then folder domains, plus the paper's 2-dim mask vector). In joint
     mode the first ``joint_split`` attributes are the CelebA ones.
+
+    ``g_output``: ``rgb`` (G draws every pixel, as the paper) or ``mask`` (G gives a colour image
+    and an attention mask and blends the colour into its input where the mask is open).
+    ``upsample``: ``transposed`` convolutions (the paper) or ``resize`` (nearest x2, then a 3x3
+    convolution, which leaves no checkerboard). The defaults are the published models' layout.
     """
 
     attributes: tuple[str, ...]
@@ -47,11 +52,17 @@ class ModelConfig(JsonSettings):
     loss: str = "wgan-gp"
     label_mode: str = "multi"
     joint_split: int = 0
+    g_output: str = "rgb"
+    upsample: str = "transposed"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", tuple(self.attributes))
         if self.norm not in NORMS:
             raise ValueError(f"norm must be concat or lookup, not {self.norm!r}")
+        if self.g_output not in G_OUTPUTS:
+            raise ValueError(f"g_output must be one of {G_OUTPUTS}, not {self.g_output!r}")
+        if self.upsample not in UPSAMPLES:
+            raise ValueError(f"upsample must be one of {UPSAMPLES}, not {self.upsample!r}")
         if self.label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be one of {LABEL_MODES}, not {self.label_mode!r}")
         if not self.attributes:
@@ -76,4 +87,6 @@ class ModelConfig(JsonSettings):
             "single": f"{n} domains",
             "joint": f"{self.joint_split} attrs + {n - self.joint_split} domains",
         }[self.label_mode]
-        return f"{self.image_size}px {self.norm} {self.loss} {labels}"
+        extras = "".join(f" {v}" for v, default in ((self.g_output, "rgb"), (self.upsample, "transposed"))
+                         if v != default)
+        return f"{self.image_size}px {self.norm}{extras} {self.loss} {labels}"

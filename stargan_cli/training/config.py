@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
-from ..choices import ADVERSARIAL_LOSSES, DATASETS, NORMS, PRECISIONS, SCHEDULES
+from ..choices import ADVERSARIAL_LOSSES, DATASETS, G_OUTPUTS, NORMS, PRECISIONS, SCHEDULES, UPSAMPLES
 from ..errors import StarganError, UsageError
 from ..models.config import JsonSettings
 from .augment import parse_policy
@@ -39,6 +39,11 @@ class TrainConfig(JsonSettings):
     ``warmup_iters``: the first iterations train G alone to reproduce its input (an identity
     map) before GAN training starts. ``augment``: comma-separated augmentations of every image
     D sees (``translation``, ``cutout``; see :mod:`.augment`), for small datasets.
+    ``g_output``/``upsample``: the generator variant (:class:`~stargan_cli.models.Generator`);
+    ``lambda_mask``, ``mask_floor``, ``mask_cap``, ``lambda_mask_tv``: a mask generator's mask
+    terms (:func:`.losses.mask_size_loss`). ``g_ema``: the decay of an exponential moving
+    average of G's weights (0: none), used for samples and saved beside G. ``init``: a model
+    (file or installed name) whose G, D and EMA weights start the run, with fresh optimizers.
     """
 
     dataset: str = "celeba"
@@ -66,6 +71,14 @@ class TrainConfig(JsonSettings):
     lambda_gp: float = 10.0
     warmup_iters: int = 0
     augment: str = ""
+    g_output: str = "rgb"
+    upsample: str = "transposed"
+    lambda_mask: float = 2.0
+    mask_floor: float = 0.1
+    mask_cap: float = 0.4
+    lambda_mask_tv: float = 1e-3
+    g_ema: float = 0.0
+    init: str | None = None
     seed: int = 1234
     device: str | None = None
     precision: str | None = None
@@ -86,7 +99,7 @@ class TrainConfig(JsonSettings):
 
     def __post_init__(self) -> None:
         self.attrs = tuple(self.attrs)
-        for name in ("data", "folder_data", "out", "resume"):
+        for name in ("data", "folder_data", "out", "resume", "init"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, str(value))
@@ -100,6 +113,11 @@ class TrainConfig(JsonSettings):
         need(self.dataset in DATASETS, f"--dataset must be one of {', '.join(DATASETS)}, not {self.dataset!r}")
         need(self.norm in NORMS, f"--norm must be concat or lookup, not {self.norm!r}")
         need(self.loss in ADVERSARIAL_LOSSES, f"--loss must be wgan-gp or hinge, not {self.loss!r}")
+        need(self.g_output in G_OUTPUTS, f"--g-output must be rgb or mask, not {self.g_output!r}")
+        need(self.upsample in UPSAMPLES, f"--upsample must be transposed or resize, not {self.upsample!r}")
+        need(0 <= self.g_ema < 1, f"--g-ema must be in [0, 1) (0: no moving average), not {self.g_ema}")
+        need(0 <= self.mask_floor <= self.mask_cap <= 1,
+             "--mask-floor and --mask-cap must satisfy 0 <= floor <= cap <= 1")
         need(self.lr_schedule in SCHEDULES, f"--lr-schedule must be paper or official, not {self.lr_schedule!r}")
         need(self.precision is None or self.precision in PRECISIONS,
              f"--precision must be fp32, bf16 or fp16, not {self.precision!r}")
@@ -125,7 +143,7 @@ class TrainConfig(JsonSettings):
         need(self.image_size % 2**self.d_repeat == 0,
              f"--image-size {self.image_size} must be divisible by 2**--d-repeat = {2**self.d_repeat}: "
              "lower --d-repeat or change the size")
-        for name in ("g_lr", "d_lr", "lambda_cls", "lambda_rec", "lambda_gp"):
+        for name in ("g_lr", "d_lr", "lambda_cls", "lambda_rec", "lambda_gp", "lambda_mask", "lambda_mask_tv"):
             need(float(getattr(self, name)) >= 0, f"--{name.replace('_', '-')} must not be negative")
         need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "--beta1 and --beta2 must be in [0, 1)")
         need(self.num_workers is None or self.num_workers >= 0, "--num-workers must be 0 or more")

@@ -164,6 +164,8 @@ class TrainingLoop:
                     if g_losses is not None:
                         self.meter.add(i, g_losses)
                 self.step += 1
+                if train_g or warming_up:
+                    s.nets.update_ema(self.step)
                 if self.report is not None:
                     self.report.advance(self.step)
                 self._after_step()
@@ -237,7 +239,7 @@ class TrainingLoop:
     def _write_samples(self) -> None:
         s = self.session
         x, targets = s.samples
-        grid = sample_grid(s.nets.G, x, targets, batch=self.config.batch_size)
+        grid = sample_grid(s.nets.G_eval, x, targets, batch=self.config.batch_size)
         save_grid(grid, s.run_dir / SAMPLES_DIR / f"{self.step:06d}.jpg")
         if s.tensorboard is not None:
             s.tensorboard.add_image("samples", grid, self.step)

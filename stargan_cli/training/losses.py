@@ -74,3 +74,24 @@ def classification_loss(logits: torch.Tensor, target: torch.Tensor, mode: str) -
 def reconstruction_loss(real: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
     """Cycle-consistency loss: mean absolute difference between images and their round trip."""
     return (real.float() - reconstructed.float()).abs().mean()
+
+
+def mask_size_loss(mask: torch.Tensor, changed: torch.Tensor, floor: float, cap: float) -> torch.Tensor:
+    """Keep an attention mask (B, 1, H, W) in [0, 1] from collapsing or saturating.
+
+    Each image's mean opening is pulled above ``floor`` where its target differs from its
+    source (``changed``, a (B,) bool tensor: with A = 0 the output is the real input, which D
+    cannot reject and the cycle loss rewards, so without a floor the mask closes for good) and
+    below ``cap`` everywhere (a mask at 1 is a generator that redraws every pixel). Returns the
+    batch mean of ``changed * relu(floor - mean A) + relu(mean A - cap)``.
+    """
+    opening = mask.float().mean(dim=(1, 2, 3))
+    below = F.relu(floor - opening) * changed.to(opening.dtype)
+    return (below + F.relu(opening - cap)).mean()
+
+
+def total_variation_loss(mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring mask values, across rows and columns: a
+    smooth mask changes regions, not scattered pixels."""
+    mask = mask.float()
+    return (mask[:, :, 1:] - mask[:, :, :-1]).abs().mean() + (mask[..., 1:] - mask[..., :-1]).abs().mean()

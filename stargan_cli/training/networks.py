@@ -14,13 +14,16 @@ import torch
 from torch import nn
 
 from ..models import ModelConfig, build_discriminator, build_generator
+from .ema import ema_decay, make_ema, update_ema
 from .optimizers import make_optimizer
 from .speed import SpeedPlan
 
 
 @dataclass
 class Networks:
-    """Models, their training wrappers, optimizers, gradient scalers and the precision."""
+    """Models, their training wrappers, optimizers, gradient scalers and the precision;
+    ``G_ema`` is the moving average of G's weights (None without ``--g-ema``), with decay
+    ``ema_beta``."""
 
     G: nn.Module
     D: nn.Module
@@ -31,6 +34,18 @@ class Networks:
     g_scaler: Any
     d_scaler: Any
     autocast_dtype: torch.dtype | None = None
+    G_ema: nn.Module | None = None
+    ema_beta: float = 0.0
+
+    @property
+    def G_eval(self) -> nn.Module:
+        """The generator to translate with: the moving average where there is one."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def update_ema(self, step: int) -> None:
+        """Fold G's current weights into the average after G update number ``step``."""
+        if self.G_ema is not None:
+            update_ema(self.G_ema, self.G, ema_decay(self.ema_beta, step))
 
     def autocast(self, device: torch.device):
         """Autocast context for forward passes (a no-op in fp32)."""
@@ -40,8 +55,9 @@ class Networks:
 
 
 def make_networks(G: nn.Module, D: nn.Module, device: torch.device, plan: SpeedPlan, g_lr: float, d_lr: float,
-                  betas: tuple[float, float]) -> Networks:
-    """The :class:`Networks` bundle of the models (already on ``device``) for ``plan``."""
+                  betas: tuple[float, float], g_ema: float = 0.0) -> Networks:
+    """The :class:`Networks` bundle of the models (already on ``device``) for ``plan``, with a
+    moving average of G when ``g_ema`` (its decay) is above 0."""
     if plan.channels_last:
         G.to(memory_format=torch.channels_last)
         D.to(memory_format=torch.channels_last)
@@ -53,17 +69,19 @@ def make_networks(G: nn.Module, D: nn.Module, device: torch.device, plan: SpeedP
         g_scaler=torch.amp.GradScaler(device.type, enabled=fp16),
         d_scaler=torch.amp.GradScaler(device.type, enabled=fp16),
         autocast_dtype=plan.autocast_dtype,
+        G_ema=make_ema(G) if g_ema > 0 else None,
+        ema_beta=g_ema,
     )
 
 
 def build_networks(config: ModelConfig, device: torch.device, plan: SpeedPlan, seed: int, g_lr: float,
-                   d_lr: float, betas: tuple[float, float]) -> Networks:
+                   d_lr: float, betas: tuple[float, float], g_ema: float = 0.0) -> Networks:
     """New G and D for ``config``, initialised from ``seed`` (the same weights on every process),
     in their :class:`Networks` bundle."""
     torch.manual_seed(seed)
     G = build_generator(config).to(device)
     D = build_discriminator(config).to(device)
-    return make_networks(G, D, device, plan, g_lr, d_lr, betas)
+    return make_networks(G, D, device, plan, g_lr, d_lr, betas, g_ema)
 
 
 def compile_networks(nets: Networks) -> None:

@@ -28,6 +28,7 @@ from .config import CONFIG_NAME, TrainConfig
 from .cuda_graphs import TrainStep
 from .distributed import DistInfo
 from .labels import grid_targets
+from .initial import initialise_from
 from .networks import Networks, build_networks, compile_networks, unwrap_ddp, wrap_ddp
 from .report import METRICS_NAME, MetricsLog, TensorBoardLog, open_tensorboard
 from .runs import FINAL_NAME, RUN_LOCK_NAME, latest_checkpoint, list_checkpoints, remove_temporaries
@@ -132,7 +133,8 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
     model_config = ModelConfig(
         attributes=tuple(names),
         image_size=cfg.image_size, norm=cfg.norm, g_conv_dim=cfg.g_conv_dim, g_repeat=cfg.g_repeat,
-        d_conv_dim=cfg.d_conv_dim, d_repeat=cfg.d_repeat, loss=cfg.loss,
+        d_conv_dim=cfg.d_conv_dim, d_repeat=cfg.d_repeat, loss=cfg.loss, g_output=cfg.g_output,
+        upsample=cfg.upsample,
         label_mode="joint" if len(sources) > 1 else sources[0].label_mode,
         joint_split=len(sources[0].names) if len(sources) > 1 else 0,
     )
@@ -143,8 +145,13 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
             f"{', '.join(resume_from.config.attributes)})"
         )
     schedule = LRSchedule(cfg.lr_schedule, cfg.g_lr, cfg.d_lr, cfg.iters, cfg.effective_decay_iters)
-    weights = LossWeights(cfg.loss, cfg.lambda_cls, cfg.lambda_rec, cfg.lambda_gp, augment=parse_policy(cfg.augment))
-    nets = build_networks(model_config, device, plan, cfg.seed, cfg.g_lr, cfg.d_lr, (cfg.beta1, cfg.beta2))
+    weights = LossWeights(cfg.loss, cfg.lambda_cls, cfg.lambda_rec, cfg.lambda_gp, augment=parse_policy(cfg.augment),
+                          lambda_mask=cfg.lambda_mask, mask_floor=cfg.mask_floor, mask_cap=cfg.mask_cap,
+                          lambda_mask_tv=cfg.lambda_mask_tv)
+    nets = build_networks(model_config, device, plan, cfg.seed, cfg.g_lr, cfg.d_lr, (cfg.beta1, cfg.beta2),
+                          cfg.g_ema)
+    if cfg.init is not None and resume_from is None:
+        messages.say(initialise_from(cfg.init, model_config, nets))
     rng = torch.Generator(device=device)
     rng.manual_seed(cfg.seed + dist.rank)
     random.seed(cfg.seed + dist.rank)

@@ -170,6 +170,7 @@ def save(session: SavedRun, step: int, final: bool = False, data_states: list[di
     run_dir = session.run_dir
     checkpoint = Checkpoint(
         config=session.model_config, G=_cpu_state_dict(session.nets.G), D=_cpu_state_dict(session.nets.D),
+        G_ema=_cpu_state_dict(session.nets.G_ema) if session.nets.G_ema is not None else None,
         step=step, training=training,
         meta={"source": str(run_dir), "final": final, "stargan_version": __version__,
               "world_size": session.dist.world_size,
@@ -200,6 +201,8 @@ def restore(
     (another schedule; another number of processes: fresh data order and random draws)."""
     nets.G.load_state_dict(checkpoint.G)
     nets.D.load_state_dict(checkpoint.D)
+    if nets.G_ema is not None:  # a run that had no average starts it from G
+        nets.G_ema.load_state_dict(checkpoint.G_ema if checkpoint.G_ema is not None else checkpoint.G)
     state = checkpoint.training
     load_optimizer_state(nets.g_optimizer, state["g_optimizer"])
     load_optimizer_state(nets.d_optimizer, state["d_optimizer"])

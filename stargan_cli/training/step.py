@@ -26,12 +26,14 @@ from .losses import (
     critic_loss,
     generator_adversarial_loss,
     gradient_penalty,
+    mask_size_loss,
     reconstruction_loss,
+    total_variation_loss,
 )
 from .networks import Networks
 
 D_LOSSES = ("d_real", "d_fake", "d_cls", "d_gp", "d_loss")  # what a D step reports
-G_LOSSES = ("g_fake", "g_rec", "g_cls", "g_loss")  # what a G step (and a warm-up step) reports
+G_LOSSES = ("g_fake", "g_rec", "g_cls", "g_mask", "g_loss")  # what a G step (and a warm-up step) reports
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,14 +54,20 @@ class Losses:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Which adversarial loss, the weights of the other terms (the paper's lambdas), and the
-    augmentations applied to every image D sees (:mod:`.augment`; empty: none)."""
+    """Which adversarial loss, the weights of the other terms (the paper's lambdas), the
+    augmentations applied to every image D sees (:mod:`.augment`; empty: none), and for a
+    mask generator the weights of its mask terms (:func:`.losses.mask_size_loss` between
+    ``mask_floor`` and ``mask_cap``, and :func:`.losses.total_variation_loss`)."""
 
     loss: str = "wgan-gp"
     lambda_cls: float = 1.0
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
     augment: tuple[str, ...] = ()
+    lambda_mask: float = 2.0
+    mask_floor: float = 0.1
+    mask_cap: float = 0.4
+    lambda_mask_tv: float = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,8 +104,10 @@ def _optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler
         optimizer.step()
 
 
-def fake_images(nets: Networks, x_real: torch.Tensor, c_trg: torch.Tensor, for_generator_step: bool) -> torch.Tensor:
-    """G's translations of ``x_real`` to ``c_trg`` for an iteration's D step.
+def fake_images(nets: Networks, x_real: torch.Tensor, c_trg: torch.Tensor,
+                for_generator_step: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """G's translations of ``x_real`` to ``c_trg`` for an iteration's D step, and G's attention
+    mask (None for an rgb generator).
 
     In an iteration with a G step, G has not changed yet when that step starts, so these are
     exactly the images the G step would compute first: they are computed once, with G's graph
@@ -106,9 +116,9 @@ def fake_images(nets: Networks, x_real: torch.Tensor, c_trg: torch.Tensor, for_g
     """
     with nets.autocast(x_real.device):
         if for_generator_step:
-            return nets.G_train(x_real, c_trg)
+            return nets.G_train(x_real, c_trg, return_mask=True)
         with torch.no_grad():
-            return nets.G(x_real, c_trg)
+            return nets.G(x_real, c_trg, return_mask=True)
 
 
 def discriminator_step(
@@ -129,7 +139,7 @@ def discriminator_step(
     device = x_real.device
     n = x_real.size(0)
     if x_fake is None:
-        x_fake = fake_images(nets, x_real, batch.c_trg, for_generator_step=False)
+        x_fake, _ = fake_images(nets, x_real, batch.c_trg, for_generator_step=False)
     x_fake = x_fake.detach()
     # With augmentation, D sees (and the penalty is taken between) augmented images only.
     seen = augment(torch.cat([x_real, x_fake.to(x_real.dtype)]), weights.augment, generator)
@@ -157,33 +167,41 @@ def generator_step(
     weights: LossWeights,
     x_fake: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    fake_mask: torch.Tensor | None = None,
 ) -> Losses:
     """One update of G; returns its :data:`G_LOSSES`.
 
-    Translate to the target (or take ``x_fake``, :func:`fake_images` with G's graph kept),
-    score with D (whose parameters are frozen meanwhile, so no D gradient is computed; through
-    the same augmentations as the D step, drawn from ``generator``), translate back to the
-    original label for the cycle loss.
+    Translate to the target (or take ``x_fake`` and its ``fake_mask``, :func:`fake_images`
+    with G's graph kept), score with D (whose parameters are frozen meanwhile, so no D gradient
+    is computed; through the same augmentations as the D step, drawn from ``generator``),
+    translate back to the original label for the cycle loss. A mask generator's masks, of both
+    translations, are kept between the floor and the cap and smooth (``g_mask``; 0 otherwise).
     """
     x_real, c_org, c_trg, part = batch.x_real, batch.c_org, batch.c_trg, batch.part
     device = x_real.device
     if x_fake is None:
-        x_fake = fake_images(nets, x_real, c_trg, for_generator_step=True)
+        x_fake, fake_mask = fake_images(nets, x_real, c_trg, for_generator_step=True)
     for p in nets.D.parameters():
         p.requires_grad_(False)
     try:
         with nets.autocast(device):
             src, cls = nets.D(augment(x_fake, weights.augment, generator))
-            x_rec = nets.G_train(x_fake, c_org)
+            x_rec, rec_mask = nets.G_train(x_fake, c_org, return_mask=True)
             g_fake = generator_adversarial_loss(weights.loss, src.float())
             g_cls = classification_loss(cls[:, part.start : part.stop], c_trg[:, part.start : part.stop], part.mode)
             g_rec = reconstruction_loss(x_real, x_rec)
-        g_loss = g_fake + weights.lambda_rec * g_rec + weights.lambda_cls * g_cls
+        g_mask = torch.zeros((), device=device)
+        if fake_mask is not None and rec_mask is not None:
+            changed = (c_trg != c_org).any(dim=1)
+            for mask in (fake_mask, rec_mask):
+                g_mask = g_mask + weights.lambda_mask * mask_size_loss(mask, changed, weights.mask_floor, weights.mask_cap)
+                g_mask = g_mask + weights.lambda_mask_tv * total_variation_loss(mask)
+        g_loss = g_fake + weights.lambda_rec * g_rec + weights.lambda_cls * g_cls + g_mask
         _optimizer_step(g_loss, nets.g_optimizer, nets.g_scaler)
     finally:
         for p in nets.D.parameters():
             p.requires_grad_(True)
-    return Losses(G_LOSSES, torch.stack([g_fake, g_rec, g_cls, g_loss]).detach())
+    return Losses(G_LOSSES, torch.stack([g_fake, g_rec, g_cls, g_mask, g_loss]).detach())
 
 
 def identity_step(nets: Networks, x_real: torch.Tensor, c_org: torch.Tensor) -> Losses:
@@ -191,14 +209,15 @@ def identity_step(nets: Networks, x_real: torch.Tensor, c_org: torch.Tensor) -> 
     towards the input (L1), so that G starts GAN training as an identity map.
 
     Returns :data:`G_LOSSES` (only ``g_rec`` and ``g_loss`` are non-zero; ``g_loss`` is the
-    unweighted L1).
+    unweighted L1). A mask generator learns nothing of its mask here: any mask reproduces the
+    input once the colour image does.
     """
     with nets.autocast(x_real.device):
         x_same = nets.G_train(x_real, c_org)
         g_rec = reconstruction_loss(x_real, x_same)
     _optimizer_step(g_rec, nets.g_optimizer, nets.g_scaler)
     zero = torch.zeros((), device=x_real.device)
-    return Losses(G_LOSSES, torch.stack([zero, g_rec.detach(), zero, g_rec.detach()]))
+    return Losses(G_LOSSES, torch.stack([zero, g_rec.detach(), zero, zero, g_rec.detach()]))
 
 
 # ----------------------------------------------------------------------------- one iteration
@@ -225,9 +244,10 @@ def run_iteration(
     x_real = real_images(images, generator, channels_last)
     label_trg = random_targets(labels, part, generator)
     batch = StepBatch(x_real, model_label(labels, part, c_dim), model_label(label_trg, part, c_dim), part)
-    x_fake = fake_images(nets, x_real, batch.c_trg, for_generator_step=train_g)
+    x_fake, fake_mask = fake_images(nets, x_real, batch.c_trg, for_generator_step=train_g)
     d_losses = discriminator_step(nets, batch, weights, generator, x_fake=x_fake)
-    g_losses = generator_step(nets, batch, weights, x_fake=x_fake, generator=generator) if train_g else None
+    g_losses = generator_step(nets, batch, weights, x_fake=x_fake, generator=generator,
+                              fake_mask=fake_mask) if train_g else None
     return d_losses, g_losses
 
 
