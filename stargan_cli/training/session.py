@@ -72,7 +72,8 @@ class DataPart:
 class Session:
     """One training run, ready to train: what :func:`open_session` builds.
 
-    ``start_step`` is where training starts (the checkpoint's step when resuming);
+    ``start_step`` is where training starts (the checkpoint's step when resuming) and
+    ``start_seconds`` the training wall-clock spent before it;
     ``samples`` the sample-grid images and targets (rank 0 only); ``metrics`` and
     ``tensorboard`` the logs (rank 0 only; ``tensorboard`` None when off or not installed).
     """
@@ -89,6 +90,7 @@ class Session:
     rng: torch.Generator
     stepper: TrainStep
     start_step: int
+    start_seconds: float
     samples: tuple[torch.Tensor, list[torch.Tensor]] | None
     metrics: MetricsLog | None
     tensorboard: TensorBoardLog | None
@@ -155,8 +157,9 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
     rng = torch.Generator(device=device)
     rng.manual_seed(cfg.seed + dist.rank)
     random.seed(cfg.seed + dist.rank)
-    step = 0
+    step, seconds = 0, 0.0
     if resume_from is not None:
+        seconds = state.trained_seconds(resume_from)
         step = state.restore(resume_from, nets, schedule, rng, [p.loader for p in parts], dist, device, cfg.seed,
                              messages.say)
         if step >= cfg.iters:
@@ -194,7 +197,7 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
     )
     return Session(config=cfg, dist=dist, device=device, plan=plan, run_dir=run_dir, model_config=model_config,
                    parts=parts, nets=nets, schedule=schedule, rng=rng, stepper=stepper, start_step=step,
-                   samples=samples, metrics=metrics, tensorboard=tensorboard, messages=messages)
+                   start_seconds=seconds, samples=samples, metrics=metrics, tensorboard=tensorboard, messages=messages)
 
 
 def _new_run_dir(cfg: TrainConfig, dist: DistInfo, stack: ExitStack) -> Path:
