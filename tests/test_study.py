@@ -127,6 +127,7 @@ def test_without_matplotlib_the_plot_is_left_out_with_a_note(tmp_path, monkeypat
     (["--vary", "loss=hinge", "--budget", "1m", "--decay-iters", "5"], "--decay-iters needs --iters"),
     (["--vary", "loss=hinge", "--dataset", "folder"], "--dataset celeba"),
     (["--vary", "loss=hinge", "--preset", "dlim2021"], "unknown --preset"),
+    (["--vary", "loss=hinge", "--warmup-iters", "10"], "--warmup-iters must be 0 or more and less than --iters"),
 ])
 def test_bad_input_is_one_error_line_before_anything_trains(tmp_path, args, words):
     budget = [] if "--budget" in args else ["--iters", "4"]

@@ -163,8 +163,11 @@ def register(app: typer.Typer) -> None:
         def say(text: str) -> None:
             console.print(escape(text), highlight=False, soft_wrap=True)
 
+        from ..evaluation.report import RichProgress
+
         try:
-            summary = run_study(plan, device=device, say=say)
+            with RichProgress(console=err_console) as progress:
+                summary = run_study(plan, device=device, say=say, progress=progress)
         except TrainingInterrupted as stop:
             err_console.print(
                 f"Interrupted at step {stop.step} of {escape(str(stop.run_dir))}; run the same command "

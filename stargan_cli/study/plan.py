@@ -128,6 +128,11 @@ class StudyPlan:
         self.folder = Path(self.folder)
         if not self.variants:
             raise UsageError("the study has no variant to train")
+        for variant in self.variants:  # the budget's settings too, e.g. --warmup-iters below --iters
+            try:
+                self.run_config(StudyRun(variant.name, self.seeds[0])).validate()
+            except UsageError as err:
+                raise UsageError(f"{variant.name}: {err}") from None
 
     @property
     def base(self) -> StudyVariant:

@@ -32,7 +32,7 @@ class Judge:
     device: Any
 
 
-def open_judge(plan: StudyPlan, device: Any, say: Say) -> Judge:
+def open_judge(plan: StudyPlan, device: Any, say: Say, progress: Any = None) -> Judge:
     """Load the cached eval classifier (or ``--classifier``); without one, train it once at
     the study's image size and cache it, as ``stargan eval --train-classifier`` does."""
     from ..evaluation import choose_extractor, find_classifier, load_classifier
@@ -42,7 +42,8 @@ def open_judge(plan: StudyPlan, device: Any, say: Say) -> Judge:
     size = plan.base.config.image_size
     if plan.judge.classifier is None and not installed_classifiers():
         say(f"No eval classifier is installed: training one at {size}px first (once; it is cached)")
-        classifier = train_celeba_classifier(plan.base.config.data, size, seed=plan.judge.seed, device=device)
+        classifier = train_celeba_classifier(plan.base.config.data, size, seed=plan.judge.seed, device=device,
+                                             progress=progress)
     else:
         classifier = load_classifier(find_classifier(size, plan.judge.classifier), device)
     notes: list[str] = []
@@ -70,9 +71,9 @@ def train_run(plan: StudyPlan, run: StudyRun, say: Say) -> Path:
     return run_dir
 
 
-def judge_run(plan: StudyPlan, run: StudyRun, run_dir: Path, judge: Judge) -> dict[str, Any]:
+def judge_run(plan: StudyPlan, run: StudyRun, run_dir: Path, judge: Judge, progress: Any = None) -> dict[str, Any]:
     """Score ``run``'s final model and its periodic checkpoints (the curve) with eval; the
-    result record written to the run's result file."""
+    result record written to the run's result file. ``progress``: eval's Progress."""
     from ..evaluation import EvalSettings, evaluate_models
     from ..loading import load_checkpoint
     from ..training.runs import FINAL_NAME, list_checkpoints
@@ -84,14 +85,14 @@ def judge_run(plan: StudyPlan, run: StudyRun, run_dir: Path, judge: Judge) -> di
     settings = EvalSettings(data=plan.base.config.data, n=plan.judge.n, seed=plan.judge.seed,
                             batch_size=plan.judge.batch_size)
     scores = evaluate_models([(run.key, run_dir / FINAL_NAME)], judge.classifier, settings,
-                             extractor=judge.extractor, device=judge.device).to_dict()
+                             extractor=judge.extractor, device=judge.device, progress=progress).to_dict()
     final_scores = scores["models"][0]
     points = []
     if curve:  # on fewer images, the final model among them so that the points compare
         settings.n = plan.judge.curve_n
         curve.append((int(final.step), run_dir / FINAL_NAME))
         during = evaluate_models([(f"{run.key}@{step}", path) for step, path in curve], judge.classifier,
-                                 settings, device=judge.device).to_dict()
+                                 settings, device=judge.device, progress=progress).to_dict()
         points = [{"step": step, "n": during["n"], "mean": m["mean"]} for (step, _), m in zip(curve, during["models"])]
     seconds = trained_seconds(final)
     record = {
@@ -138,10 +139,12 @@ def read_result(plan: StudyPlan, run: StudyRun) -> dict[str, Any] | None:
         return None
 
 
-def run_study(plan: StudyPlan, *, device: Any = None, say: Say = lambda text: None) -> dict[str, Any]:
+def run_study(plan: StudyPlan, *, device: Any = None, say: Say = lambda text: None,
+              progress: Any = None) -> dict[str, Any]:
     """Train and judge every run of ``plan`` that is not done yet, then write the report
     folder, all under the study folder's lock; return the report's summary
-    (:func:`.report.summarize`)."""
+    (:func:`.report.summarize`). ``say`` gets a line per run; ``progress`` (eval's Progress)
+    shows classifier training and judging."""
     from ..devices import select_device
     from .report import write_report
 
@@ -166,13 +169,13 @@ def run_study(plan: StudyPlan, *, device: Any = None, say: Say = lambda text: No
             say(f"Continuing {plan.folder}: {len(results)} of {len(runs)} runs done")
         device = device if hasattr(device, "type") else select_device(device)
         if todo:
-            judge = open_judge(plan, device, say)
+            judge = open_judge(plan, device, say, progress)
             spent: list[float] = []
             for number, run in enumerate(todo, 1):
                 started = time.perf_counter()
                 say(f"[{len(results) + 1}/{len(runs)}] {run.key}: training ({plan.budget.describe()})")
                 run_dir = train_run(plan, run, say)
-                record = judge_run(plan, run, run_dir, judge)
+                record = judge_run(plan, run, run_dir, judge, progress)
                 results[run.key] = record
                 spent.append(time.perf_counter() - started)
                 left = len(todo) - number
