@@ -107,6 +107,28 @@ def test_without_matplotlib_the_plot_is_left_out_with_a_note(tmp_path, monkeypat
     assert "stargan[plot]" in notes[0] and not (tmp_path / "curve.png").exists()
 
 
+def test_the_report_takes_every_figure_eval_gives_with_mean_spread_and_ratio():
+    from stargan_cli.study.report import markdown, summarize
+
+    def record(variant, seed, success, identity):  # "identity_ssim": a figure eval may add later
+        row = {"success": success, "psnr": 20.0, "identity_ssim": identity}
+        return {"variant": variant, "seed": seed, "iterations": 100 + seed, "seconds": 10.0, "it_per_s": 10.0 + seed,
+                "eval": {"targets": {"Male": row}, "mean": row}, "curve": []}
+
+    records = [record("base", 0, 0.4, 0.5), record("base", 1, 0.6, 0.7),
+               record("loss=hinge", 0, 0.8, 0.9), record("loss=hinge", 1, 1.0, 0.9)]
+    summary = summarize({"name": "s", "mode": "axis", "variants": [{"name": "loss=hinge", "changes": [["loss", "hinge"]]}]},
+                        records)
+    base, hinge = summary["variants"]
+    assert summary["metrics"] == ["success", "psnr", "identity_ssim"]
+    assert base["mean"]["success"]["mean"] == pytest.approx(0.5) and base["mean"]["success"]["sd"] == pytest.approx(0.1414, abs=1e-4)
+    assert hinge["mean"]["success"]["ratio_to_base"] == pytest.approx(1.8)
+    assert hinge["mean"]["identity_ssim"]["mean"] == pytest.approx(0.9) and hinge["changes"] == [["loss", "hinge"]]
+    assert hinge["iterations"]["values"] == [100, 101] and hinge["it_per_s"]["ratio_to_base"] == pytest.approx(1.0)
+    text = markdown(summary)
+    assert "identity ssim" in text and "| loss=hinge | 100 ± 1 | 10.50 | 90.0% ± 14.1% |" in text and "1.80x" in text
+
+
 # --- bad input: one Error line, exit 2, nothing trained -------------------------------------------
 
 

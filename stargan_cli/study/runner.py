@@ -66,7 +66,8 @@ def train_run(plan: StudyPlan, run: StudyRun, say: Say) -> Path:
     config = plan.run_config(run)
     if (run_dir / CONFIG_NAME).is_file():
         say(f"{run.key}: resuming its training")
-        config = resume_config(run_dir, {})
+        # Where it runs may differ from the first attempt (another device, data path).
+        config = resume_config(run_dir, {k: getattr(config, k) for k in ("data", "device", "num_workers")})
     train(config)
     return run_dir
 
