@@ -154,9 +154,15 @@ def register(app: typer.Typer) -> None:
 
         device = select_device(base.device)
         left = [run for run in plan.runs() if read_result(plan, run) is None]
-        estimates = {e.variant: e for e in eta.estimate(plan, device)}
+        estimates = {e.variant: e for e in eta.estimate(plan, device)} if left else {}
         total = sum(estimates[run.variant].total for run in left)
         _print_plan(plan, estimates, len(left), total, dry_run)
+        from ..evaluation.classifier import installed_classifiers
+
+        if left and plan.judge.classifier is None and not installed_classifiers():
+            console.print(f"Note: no eval classifier is installed: one is trained first at {base.image_size}px "
+                          "(as `stargan eval --train-classifier` does; not in the estimate, cached for later)",
+                          highlight=False, soft_wrap=True)
         if dry_run:
             return
 
@@ -272,9 +278,10 @@ def _print_plan(plan: Any, estimates: dict, runs_left: int, total: float, dry_ru
     for column in ("variant", "changes", "train / run", "judge / run"):
         table.add_column(column, justify="left" if column in ("variant", "changes") else "right")
     for v in plan.variants:
-        e = estimates[v.name]
+        e = estimates.get(v.name)
         changes = ", ".join(f"--{o} {val}" for o, val in v.variant.changes) or "(the base)"
-        table.add_row(escape(v.name), escape(changes), format_duration(e.train_seconds), format_duration(e.judge_seconds))
+        times = [format_duration(e.train_seconds), format_duration(e.judge_seconds)] if e else ["done", "done"]
+        table.add_row(escape(v.name), escape(changes), *times)
     console.print(table)
     runs = len(plan.runs())
     done = runs - runs_left

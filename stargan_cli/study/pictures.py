@@ -16,16 +16,14 @@ def write_sheet(plan: "StudyPlan", path: Path, device: Any = None) -> Path | Non
     """The sheet: rows are the held-out faces, one row per variant (its first seed's final
     model) under each face; columns the input, then every target."""
     from ..grid import dataset_inputs, load_models, make_sheet, save_sheet
-    from ..grid.models import model_labels, model_settings
     from ..training.runs import FINAL_NAME
 
     first = plan.seeds[0]
     runs = [r for r in plan.runs() if r.seed == first]
     models = load_models([str(plan.run_dir(r) / FINAL_NAME) for r in runs], device, half=False, download=False,
                          quiet=True)
-    settings = [model_settings(m.checkpoint) for m in models]
-    for model, run, label in zip(models, runs, model_labels([r.variant for r in runs], settings)):
-        model.name, model.label = run.variant, label
+    for model, run in zip(models, runs):  # the variant and how far it got
+        model.name, model.label = run.variant, f"{run.variant}\nstep {model.checkpoint.step}"
     inputs = dataset_inputs(models, root=plan.base.config.data, split="test", n=plan.judge.faces,
                             seed=plan.judge.seed, batch_size=plan.judge.batch_size)
     sheet = make_sheet(models, inputs, batch_size=plan.judge.batch_size)
