@@ -36,11 +36,9 @@ class RunEstimate:
 
 
 def _model_config(config: Any) -> Any:
-    from ..models import ModelConfig
+    from ..training.session import model_config_of
 
-    return ModelConfig(attributes=tuple(config.attrs), image_size=config.image_size, norm=config.norm,
-                       g_conv_dim=config.g_conv_dim, g_repeat=config.g_repeat, d_conv_dim=config.d_conv_dim,
-                       d_repeat=config.d_repeat, loss=config.loss)
+    return model_config_of(config, config.attrs)
 
 
 def seconds_per_iteration(config: Any, device: Any) -> float:
@@ -51,14 +49,15 @@ def seconds_per_iteration(config: Any, device: Any) -> float:
     from ..label_layout import label_parts
     from ..training.cuda_graphs import TrainStep
     from ..training.networks import build_networks
+    from ..training.session import loss_weights_of
     from ..training.speed import apply_speed, plan_speed
-    from ..training.step import LossWeights
 
     model = _model_config(config)
     plan = plan_speed(device, config.precision, False, False, config.channels_last)
     apply_speed(plan, device)
-    nets = build_networks(model, device, plan, config.seed, config.g_lr, config.d_lr, (config.beta1, config.beta2))
-    weights = LossWeights(config.loss, config.lambda_cls, config.lambda_rec, config.lambda_gp)
+    nets = build_networks(model, device, plan, config.seed, config.g_lr, config.d_lr, (config.beta1, config.beta2),
+                          config.g_ema)
+    weights = loss_weights_of(config)
     step = TrainStep(nets, weights, model.c_dim, device, channels_last=plan.channels_last)
     part = label_parts([(model.attributes, model.label_mode)])[0]
     generator = torch.Generator(device=device).manual_seed(0)

@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -97,6 +97,24 @@ class Session:
     messages: Messages
 
 
+def model_config_of(cfg: TrainConfig, names: Sequence[str], label_mode: str = "multi",
+                    joint_split: int = 0) -> ModelConfig:
+    """The model ``cfg`` trains, over the label names ``names`` (its data's attributes/domains)."""
+    return ModelConfig(
+        attributes=tuple(names),
+        image_size=cfg.image_size, norm=cfg.norm, g_conv_dim=cfg.g_conv_dim, g_repeat=cfg.g_repeat,
+        d_conv_dim=cfg.d_conv_dim, d_repeat=cfg.d_repeat, loss=cfg.loss, g_output=cfg.g_output,
+        upsample=cfg.upsample, label_mode=label_mode, joint_split=joint_split,
+    )
+
+
+def loss_weights_of(cfg: TrainConfig) -> LossWeights:
+    """The loss settings of ``cfg``."""
+    return LossWeights(cfg.loss, cfg.lambda_cls, cfg.lambda_rec, cfg.lambda_gp, augment=parse_policy(cfg.augment),
+                       lambda_mask=cfg.lambda_mask, mask_floor=cfg.mask_floor, mask_cap=cfg.mask_cap,
+                       lambda_mask_tv=cfg.lambda_mask_tv)
+
+
 def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, messages: Messages,
                  stack: ExitStack) -> Session:
     """Build the run ``cfg`` describes (validated) on ``device``; what must be closed or
@@ -132,12 +150,8 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
             "rename those subfolders"
         )
     parts = _make_parts(cfg, sources, dist)
-    model_config = ModelConfig(
-        attributes=tuple(names),
-        image_size=cfg.image_size, norm=cfg.norm, g_conv_dim=cfg.g_conv_dim, g_repeat=cfg.g_repeat,
-        d_conv_dim=cfg.d_conv_dim, d_repeat=cfg.d_repeat, loss=cfg.loss, g_output=cfg.g_output,
-        upsample=cfg.upsample,
-        label_mode="joint" if len(sources) > 1 else sources[0].label_mode,
+    model_config = model_config_of(
+        cfg, names, label_mode="joint" if len(sources) > 1 else sources[0].label_mode,
         joint_split=len(sources[0].names) if len(sources) > 1 else 0,
     )
     if resume_from is not None and resume_from.config != model_config:
@@ -147,9 +161,7 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
             f"{', '.join(resume_from.config.attributes)})"
         )
     schedule = LRSchedule(cfg.lr_schedule, cfg.g_lr, cfg.d_lr, cfg.iters, cfg.effective_decay_iters)
-    weights = LossWeights(cfg.loss, cfg.lambda_cls, cfg.lambda_rec, cfg.lambda_gp, augment=parse_policy(cfg.augment),
-                          lambda_mask=cfg.lambda_mask, mask_floor=cfg.mask_floor, mask_cap=cfg.mask_cap,
-                          lambda_mask_tv=cfg.lambda_mask_tv)
+    weights = loss_weights_of(cfg)
     nets = build_networks(model_config, device, plan, cfg.seed, cfg.g_lr, cfg.d_lr, (cfg.beta1, cfg.beta2),
                           cfg.g_ema)
     if cfg.init is not None and resume_from is None:
