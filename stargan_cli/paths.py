@@ -70,6 +70,11 @@ def runs_dir(create: bool = True) -> Path:
     return _ensure(data_root() / "runs", create)
 
 
+def studies_dir(create: bool = True) -> Path:
+    """Default parent folder of studies (``stargan study NAME``)."""
+    return _ensure(data_root() / "studies", create)
+
+
 def all_dirs() -> dict[str, Path]:
     """Every folder by role, without creating any (for ``stargan info``)."""
     return {
@@ -78,6 +83,7 @@ def all_dirs() -> dict[str, Path]:
         "preprocessed": preprocessed_dir(create=False),
         "datasets": datasets_dir(create=False),
         "runs": runs_dir(create=False),
+        "studies": studies_dir(create=False),
     }
 
 

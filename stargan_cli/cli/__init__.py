@@ -219,9 +219,9 @@ def _main(
 
 
 def _register_all() -> None:
-    from . import cache, download, eval as eval_cmd, grid, info, train, translate, webapp, webcam
+    from . import cache, download, eval as eval_cmd, grid, info, study, train, translate, webapp, webcam
 
-    for module in (download, train, translate, grid, webcam, webapp, eval_cmd, info, cache):
+    for module in (download, train, study, translate, grid, webcam, webapp, eval_cmd, info, cache):
         module.register(app)
 
 

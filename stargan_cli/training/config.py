@@ -19,7 +19,7 @@ CONFIG_NAME = "config.json"
 # Everything else (model shape, data, losses, optimiser) is fixed by the run being resumed.
 RESUMABLE_OVERRIDES = frozenset({
     "iters", "decay_iters", "data", "folder_data", "device", "num_workers", "save_every", "keep",
-    "sample_every", "log_every", "tensorboard", "quiet", "use_cache",
+    "save_every_seconds", "sample_every", "log_every", "tensorboard", "quiet", "use_cache",
     "cuda_graphs", "compile", "channels_last",  # how fast, not what is computed
 })
 
@@ -44,6 +44,9 @@ class TrainConfig(JsonSettings):
     terms (:func:`.losses.mask_size_loss`). ``g_ema``: the decay of an exponential moving
     average of G's weights (0: none), used for samples and saved beside G. ``init``: a model
     (file or installed name) whose G, D and EMA weights start the run, with fresh optimizers.
+    ``time_budget``: stop after this many seconds of training (counted across resumes, setup
+    not included), at whatever step that is, as if ``iters`` had been reached (``final.pt``);
+    one process only. ``save_every_seconds``: also save a checkpoint every N seconds of training.
     """
 
     dataset: str = "celeba"
@@ -88,6 +91,8 @@ class TrainConfig(JsonSettings):
     num_workers: int | None = None
     out: str | None = None
     save_every: int = 10_000
+    save_every_seconds: float | None = None
+    time_budget: float | None = None
     keep: int = 3
     sample_every: int = 1_000
     sample_count: int = 8
@@ -147,6 +152,9 @@ class TrainConfig(JsonSettings):
             need(float(getattr(self, name)) >= 0, f"--{name.replace('_', '-')} must not be negative")
         need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "--beta1 and --beta2 must be in [0, 1)")
         need(self.num_workers is None or self.num_workers >= 0, "--num-workers must be 0 or more")
+        for name in ("time_budget", "save_every_seconds"):
+            value = getattr(self, name)
+            need(value is None or float(value) > 0, f"{name} must be above 0 seconds")
         return self
 
     @property

@@ -98,6 +98,8 @@ class Trainer:
     def run(self) -> Path:
         """Train to ``config.iters``; return the run folder."""
         cfg = self.config.validate()
+        if cfg.time_budget is not None and self.dist.enabled:
+            raise StarganError("a training time budget needs one process: it cannot run under torchrun")
         device = distributed.device_for(self.dist, select_device(cfg.device))
         distributed.init(self.dist, device)
         together = False  # whether every process ends here at the same point
@@ -126,6 +128,8 @@ class TrainingLoop:
         self.signals = signals
         self.step = session.start_step
         self.last_saved = self.step
+        self.seconds_before = session.start_seconds  # training wall-clock of earlier sessions
+        self.last_saved_seconds = self.seconds_before
         self.meter = LossMeter(session.device, len(session.parts), (D_LOSSES, G_LOSSES))
         self.meter_start = (time.perf_counter(), self.step)
         self.started = time.perf_counter()
@@ -138,7 +142,10 @@ class TrainingLoop:
         s, cfg = self.session, self.config
         lrs = None
         with self.report if self.report is not None else nullcontext():
-            while self.step < cfg.iters:
+            finished = self.step > 0 and self._out_of_time()
+            if finished:  # resumed after the budget ran out but before the final save
+                self._save(final=True)
+            while self.step < cfg.iters and not finished:
                 if self.signals.signum is not None and not s.dist.enabled:
                     self._interrupt()
                 data_states = [p.loader.state_dict() for p in s.parts]
@@ -168,27 +175,41 @@ class TrainingLoop:
                     s.nets.update_ema(self.step)
                 if self.report is not None:
                     self.report.advance(self.step)
-                self._after_step()
+                finished = self._after_step()
         if self.report is not None:
             self.report.print(f"Done: {self.step} iterations; final model {s.run_dir / FINAL_NAME}")
+
+    @property
+    def seconds(self) -> float:
+        """Training wall-clock of the run so far, earlier sessions included."""
+        return self.seconds_before + time.perf_counter() - self.started
+
+    def _out_of_time(self) -> bool:
+        budget = self.config.time_budget
+        return budget is not None and self.seconds >= budget
 
     def _fetch(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [next(part.batches) for part in self.session.parts]
 
-    def _after_step(self) -> None:
+    def _after_step(self) -> bool:
+        """Log, sample and save as the step's number says; True after the final step (``iters``
+        reached or the time budget spent)."""
         cfg = self.config
         step = self.step
-        final = step >= cfg.iters
+        final = step >= cfg.iters or self._out_of_time()
         if step % cfg.log_every == 0 or final:
             self._log()
         if self.session.dist.is_main and (step % cfg.sample_every == 0 or final):
             self._write_samples()
         if final:
             self._save(final=True)
-        elif step % cfg.save_every == 0:
+        elif step % cfg.save_every == 0 or (
+                cfg.save_every_seconds is not None
+                and self.seconds - self.last_saved_seconds >= cfg.save_every_seconds):
             if step % cfg.log_every:
                 self._check_finite()
             self._save()
+        return final
 
     def _check_finite(self) -> None:
         """Raise TrainingDiverged when a loss summed since the last log is not finite."""
@@ -248,8 +269,9 @@ class TrainingLoop:
         """Save a training checkpoint (rank 0 writes; every rank must call). None if not saved."""
         if not state.weights_finite(self.session.nets):
             raise TrainingDiverged(self._diverged_message("the weights"))
-        path = state.save(self.session, self.step, final, data_states)
-        self.last_saved = self.step
+        seconds = self.seconds
+        path = state.save(self.session, self.step, final, data_states, seconds=seconds)
+        self.last_saved, self.last_saved_seconds = self.step, seconds
         return path
 
     def _diverged_message(self, what: str) -> str:

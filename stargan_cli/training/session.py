@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -72,7 +72,8 @@ class DataPart:
 class Session:
     """One training run, ready to train: what :func:`open_session` builds.
 
-    ``start_step`` is where training starts (the checkpoint's step when resuming);
+    ``start_step`` is where training starts (the checkpoint's step when resuming) and
+    ``start_seconds`` the training wall-clock spent before it;
     ``samples`` the sample-grid images and targets (rank 0 only); ``metrics`` and
     ``tensorboard`` the logs (rank 0 only; ``tensorboard`` None when off or not installed).
     """
@@ -89,10 +90,29 @@ class Session:
     rng: torch.Generator
     stepper: TrainStep
     start_step: int
+    start_seconds: float
     samples: tuple[torch.Tensor, list[torch.Tensor]] | None
     metrics: MetricsLog | None
     tensorboard: TensorBoardLog | None
     messages: Messages
+
+
+def model_config_of(cfg: TrainConfig, names: Sequence[str], label_mode: str = "multi",
+                    joint_split: int = 0) -> ModelConfig:
+    """The model ``cfg`` trains, over the label names ``names`` (its data's attributes/domains)."""
+    return ModelConfig(
+        attributes=tuple(names),
+        image_size=cfg.image_size, norm=cfg.norm, g_conv_dim=cfg.g_conv_dim, g_repeat=cfg.g_repeat,
+        d_conv_dim=cfg.d_conv_dim, d_repeat=cfg.d_repeat, loss=cfg.loss, g_output=cfg.g_output,
+        upsample=cfg.upsample, label_mode=label_mode, joint_split=joint_split,
+    )
+
+
+def loss_weights_of(cfg: TrainConfig) -> LossWeights:
+    """The loss settings of ``cfg``."""
+    return LossWeights(cfg.loss, cfg.lambda_cls, cfg.lambda_rec, cfg.lambda_gp, augment=parse_policy(cfg.augment),
+                       lambda_mask=cfg.lambda_mask, mask_floor=cfg.mask_floor, mask_cap=cfg.mask_cap,
+                       lambda_mask_tv=cfg.lambda_mask_tv)
 
 
 def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, messages: Messages,
@@ -130,12 +150,8 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
             "rename those subfolders"
         )
     parts = _make_parts(cfg, sources, dist)
-    model_config = ModelConfig(
-        attributes=tuple(names),
-        image_size=cfg.image_size, norm=cfg.norm, g_conv_dim=cfg.g_conv_dim, g_repeat=cfg.g_repeat,
-        d_conv_dim=cfg.d_conv_dim, d_repeat=cfg.d_repeat, loss=cfg.loss, g_output=cfg.g_output,
-        upsample=cfg.upsample,
-        label_mode="joint" if len(sources) > 1 else sources[0].label_mode,
+    model_config = model_config_of(
+        cfg, names, label_mode="joint" if len(sources) > 1 else sources[0].label_mode,
         joint_split=len(sources[0].names) if len(sources) > 1 else 0,
     )
     if resume_from is not None and resume_from.config != model_config:
@@ -145,9 +161,7 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
             f"{', '.join(resume_from.config.attributes)})"
         )
     schedule = LRSchedule(cfg.lr_schedule, cfg.g_lr, cfg.d_lr, cfg.iters, cfg.effective_decay_iters)
-    weights = LossWeights(cfg.loss, cfg.lambda_cls, cfg.lambda_rec, cfg.lambda_gp, augment=parse_policy(cfg.augment),
-                          lambda_mask=cfg.lambda_mask, mask_floor=cfg.mask_floor, mask_cap=cfg.mask_cap,
-                          lambda_mask_tv=cfg.lambda_mask_tv)
+    weights = loss_weights_of(cfg)
     nets = build_networks(model_config, device, plan, cfg.seed, cfg.g_lr, cfg.d_lr, (cfg.beta1, cfg.beta2),
                           cfg.g_ema)
     if cfg.init is not None and resume_from is None:
@@ -155,8 +169,9 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
     rng = torch.Generator(device=device)
     rng.manual_seed(cfg.seed + dist.rank)
     random.seed(cfg.seed + dist.rank)
-    step = 0
+    step, seconds = 0, 0.0
     if resume_from is not None:
+        seconds = state.trained_seconds(resume_from)
         step = state.restore(resume_from, nets, schedule, rng, [p.loader for p in parts], dist, device, cfg.seed,
                              messages.say)
         if step >= cfg.iters:
@@ -194,7 +209,7 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
     )
     return Session(config=cfg, dist=dist, device=device, plan=plan, run_dir=run_dir, model_config=model_config,
                    parts=parts, nets=nets, schedule=schedule, rng=rng, stepper=stepper, start_step=step,
-                   samples=samples, metrics=metrics, tensorboard=tensorboard, messages=messages)
+                   start_seconds=seconds, samples=samples, metrics=metrics, tensorboard=tensorboard, messages=messages)
 
 
 def _new_run_dir(cfg: TrainConfig, dist: DistInfo, stack: ExitStack) -> Path:

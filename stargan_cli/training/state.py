@@ -113,9 +113,11 @@ def _rank_state(rng: torch.Generator, device: torch.device, data: list[dict]) ->
 
 
 # ----------------------------------------------------------------------------- save
-def training_state(session: SavedRun, data_states: list[dict] | None = None) -> dict[str, Any]:
+def training_state(session: SavedRun, data_states: list[dict] | None = None,
+                   seconds: float | None = None) -> dict[str, Any]:
     """Everything besides the weights; a collective call under DDP (all ranks).
-    ``data_states``: the loaders' positions to record (default: where they are now)."""
+    ``data_states``: the loaders' positions to record (default: where they are now);
+    ``seconds``: training wall-clock so far, over every session of the run."""
     nets = session.nets
     data = data_states if data_states is not None else [p.loader.state_dict() for p in session.parts]
     return {
@@ -128,6 +130,7 @@ def training_state(session: SavedRun, data_states: list[dict] | None = None) -> 
         "world_size": session.dist.world_size,
         "ranks": distributed.gather_objects(_rank_state(session.rng, session.device, data), session.dist),
         "train_config": session.config.to_dict(),
+        "seconds": seconds,
     }
 
 
@@ -157,14 +160,16 @@ def _cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
-def save(session: SavedRun, step: int, final: bool = False, data_states: list[dict] | None = None) -> Path | None:
-    """Save the training checkpoint of ``step`` in the run folder, link ``final.pt`` to it when
-    ``final``, and drop the periodic checkpoints beyond the newest ``--keep``. Every rank must
+def save(session: SavedRun, step: int, final: bool = False, data_states: list[dict] | None = None,
+         seconds: float | None = None) -> Path | None:
+    """Save the training checkpoint of ``step`` (``seconds`` of training so far) in the run
+    folder, link ``final.pt`` to it when ``final``, and drop the periodic checkpoints beyond
+    the newest ``--keep``. Every rank must
     call (rank 0 writes; the others return None). The caller checks that the weights are
     finite; under DDP this checks that every process holds the same ones."""
     if session.dist.enabled:
         _check_in_sync(session.nets, session.dist, step)
-    training = training_state(session, data_states)
+    training = training_state(session, data_states, seconds)
     if not session.dist.is_main:
         return None
     run_dir = session.run_dir
@@ -185,6 +190,12 @@ def save(session: SavedRun, step: int, final: bool = False, data_states: list[di
 
 
 # ----------------------------------------------------------------------------- restore
+def trained_seconds(checkpoint: Checkpoint) -> float:
+    """Training wall-clock a checkpoint records (0 for checkpoints saved before it was kept)."""
+    value = (checkpoint.training or {}).get("seconds")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
 def restore(
     checkpoint: Checkpoint,
     nets: Networks,
