@@ -320,6 +320,47 @@ def test_lock_of_a_killed_process_does_not_block(celeba, tmp_path):
     assert (run / "final.pt").is_file() and not (run / ".lock").exists()
 
 
+_HOLD_WITH_WORKER = textwrap.dedent("""
+    import multiprocessing, os, signal, sys, time
+    from stargan_cli.locks import Lock
+    Lock(sys.argv[1], "x").acquire()
+    # a data-loader worker: a forked child that lives on after its parent is killed
+    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,), daemon=False)
+    worker.start()
+    print(worker.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_forked_workers_of_a_killed_process_do_not_keep_its_lock(tmp_path):
+    from stargan_cli.locks import Lock
+
+    path = tmp_path / "run.lock"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_WITH_WORKER, str(path)], stdout=subprocess.PIPE, text=True)
+    worker = int(holder.stdout.readline())
+    assert holder.wait() == -9
+    try:
+        os.kill(worker, 0)  # the worker is still alive, as data-loader workers are for seconds
+        with Lock(path, "run folder"):
+            assert path.read_text().strip() == str(os.getpid())
+    finally:
+        os.kill(worker, 9)
+
+
+def test_a_forked_child_cannot_release_or_hold_the_parents_lock(tmp_path):
+    from stargan_cli.locks import Lock, LockHeld
+
+    path = tmp_path / "a.lock"
+    with Lock(path, "thing A") as lock:
+        pid = os.fork()
+        if pid == 0:  # the child: it holds nothing, so releasing does not delete the parent's file
+            lock.release()
+            os._exit(0 if path.exists() and not lock.held else 1)
+        assert os.waitpid(pid, 0)[1] == 0
+        with pytest.raises(LockHeld):  # still ours
+            Lock(path, "thing A").acquire()
+
+
 def test_two_locks_on_one_file_exclude_each_other(tmp_path):
     from stargan_cli.locks import Lock, LockHeld
 
