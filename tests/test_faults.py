@@ -556,6 +556,50 @@ def test_translate_stops_at_the_first_output_it_cannot_write(model_file, face, t
     assert not [p for p in out.rglob("*") if p.is_file()]
 
 
+def _with_file_size_limit(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that caps the files a process writes at ``limit`` bytes: a write that
+    crosses it is cut short and the next one fails (EFBIG), as on a disk that fills up, a
+    fault that reaches C code writing to a descriptor, which no monkeypatch can."""
+    import resource
+    import signal
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error instead of the signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def _stargan(args: list[str], limit: int) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stargan_cli", *args], capture_output=True, text=True,
+                          preexec_fn=_with_file_size_limit(limit), timeout=300)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".png", ".webp"])
+def test_an_image_cut_short_by_a_full_disk_is_never_published(model_file, tmp_path, suffix):
+    big = tmp_path / "big.png"  # a photo whose output is far larger than the limit
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(big)
+    out = tmp_path / "out" / f"face{suffix}"
+    out.parent.mkdir()
+    done = _stargan(["translate", str(big), "--no-detect", "-m", str(model_file),
+                     "--source-attrs", "none", "--to", "Male", "-o", str(out)], limit=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"while writing {out}" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_sample_jpeg_cut_short_by_a_full_disk_is_never_published(celeba, tmp_path):
+    run = tmp_path / "run"
+    done = _stargan(["train", "--data", str(celeba), "--out", str(run), *TINY, "--iters", "2",
+                     "--sample-every", "1", "--save-every", "100", "--no-cache", "-q"], limit=6000)
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"while writing {run / 'samples' / '000001.jpg'}" in errors[0], done.stderr
+    assert list((run / "samples").iterdir()) == []
+
+
 def test_grid_on_a_full_disk_is_one_line(model_file, face, tmp_path, monkeypatch):
     def full(self, fp, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from PIL import Image
 
 from ..errors import StarganError, UsageError
-from ..fileio import atomic_write
+from ..image_files import write_image
 from .inputs import GridInput
 from .models import GridModel
 
@@ -39,7 +39,7 @@ def save_animation(
         options.update(lossless=False, quality=90)
     else:
         options.update(optimize=False, disposal=1)
-    return _write(path, lambda tmp: images[0].save(tmp, format=fmt, **options))
+    return _write(path, images[0], fmt, options)
 
 
 def animation_paths(
@@ -105,12 +105,12 @@ def save_sheet(sheet: Image.Image, path: str | os.PathLike, *, quality: int = 95
             f"(at most {JPEG_MAX_SIDE} per side): write a .png, or use fewer images or a smaller --cell-size"
         )
     options = {"quality": quality} if fmt == "JPEG" else {}
-    return _write(path, lambda tmp: sheet.save(tmp, format=fmt, **options))
+    return _write(path, sheet, fmt, options)
 
 
-def _write(path: Path, write: Callable[[Path], object]) -> Path:
-    """:func:`atomic_write` with a file-system failure (disk full, no permission) as one line."""
+def _write(path: Path, image: Image.Image, fmt: str, options: Mapping[str, Any]) -> Path:
+    """:func:`write_image` with a file-system failure (disk full, no permission) as one line."""
     try:
-        return atomic_write(path, write)
+        return write_image(image, path, fmt, **options)
     except OSError as err:
         raise StarganError(f"cannot write {path}: {err.strerror or err}") from None
