@@ -91,6 +91,12 @@ def write_whole(path: str | os.PathLike, data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
 
+def file_in_the_way(path: str | os.PathLike) -> Path | None:
+    """The nearest existing parent of ``path`` that is a file rather than a folder (``a.txt``
+    for ``a.txt/x.png``: nothing can be written below it), or None."""
+    return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+
+
 def _normal_mode() -> int:
     """The mode ``open(path, "w")`` gives a new file under the current umask."""
     umask = os.umask(0)
@@ -151,5 +157,5 @@ def atomic_write(
 
 
 __all__ = [
-    "StorageError", "atomic_path", "atomic_write", "publish", "reserve_temp", "storage_error", "write_whole", "writing",
+    "StorageError", "atomic_path", "atomic_write", "file_in_the_way", "publish", "reserve_temp", "storage_error", "write_whole", "writing",
 ]

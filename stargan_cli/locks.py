@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import StarganError
+from .fileio import writing
 
 LOCK_SUFFIX = ".lock"
 # Windows locks a byte range: lock one byte far past the PID so that others can still read it.
@@ -120,9 +121,14 @@ class Lock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             if _try_lock(fd):
                 if self._still_ours(fd):
-                    os.ftruncate(fd, 0)
-                    os.lseek(fd, 0, os.SEEK_SET)
-                    os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+                    try:
+                        with writing(self.path):  # a full disk names the lock file
+                            os.ftruncate(fd, 0)
+                            os.lseek(fd, 0, os.SEEK_SET)
+                            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+                    except BaseException:
+                        self._unlock_and_delete(fd)
+                        raise
                     with _HELD_GUARD:
                         self._fd = fd
                         _HELD.add(self)
@@ -155,8 +161,10 @@ class Lock:
         with _HELD_GUARD:
             fd, self._fd = self._fd, None
             _HELD.discard(self)
-        if fd is None:
-            return
+        if fd is not None:
+            self._unlock_and_delete(fd)
+
+    def _unlock_and_delete(self, fd: int) -> None:
         if os.name != "nt":  # Windows cannot delete an open file: it goes after the close
             self.path.unlink(missing_ok=True)
         os.close(fd)

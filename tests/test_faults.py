@@ -878,3 +878,60 @@ def test_utf16_attribute_file_is_read_or_named(tmp_path):
     without_bom.write_bytes(text.encode("utf-16-le"))
     with pytest.raises(StarganError, match="not a UTF-8 text file .*UTF-16.*save it as UTF-8"):
         parse_attribute_file(without_bom)
+
+
+# ---- 8. the smaller ones of the second round -------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_checkpoint_with_non_finite_weights_is_refused_naming_the_tensor(tmp_path, tiny_config, face, bad):
+    G = build_generator(tiny_config).state_dict()
+    G["main.0.weight"][0, 0, 0, 0] = bad
+    path = tmp_path / "diverged.pt"
+    save_checkpoint(Checkpoint(tiny_config, G, build_discriminator(tiny_config).state_dict()), path)
+    result = runner.invoke(app, ["translate", str(face), "--no-detect", "-m", str(path), "--source-attrs", "none",
+                                 "--to", "Male", "-o", str(tmp_path / "out.png")])
+    line = only_error(result)
+    assert "generator weight main.0.weight" in line and "NaN or infinite" in line and str(path) in line
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_grid_refuses_two_hair_colours_in_source_attrs_like_translate(model_file, face, tmp_path):
+    args = [str(face), "--no-detect", "-m", str(model_file), "--source-attrs", "Black_Hair,Brown_Hair"]
+    grid = only_error(runner.invoke(app, ["grid", *args, "-o", str(tmp_path / "sheet.png")]), code=2)
+    translate = only_error(runner.invoke(app, ["translate", *args, "--to", "Male", "-o", str(tmp_path / "o.png")]),
+                           code=2)
+    assert grid == translate and "hair colours are exclusive" in grid
+    assert not (tmp_path / "sheet.png").exists()
+
+
+def test_a_target_with_an_empty_value_is_a_usage_error(model_file, face, tmp_path):
+    result = runner.invoke(app, ["translate", str(face), "--no-detect", "-m", str(model_file), "--source-attrs",
+                                 "none", "--to", "Blond_Hair=", "-o", str(tmp_path / "o.png")])
+    assert "bad target 'Blond_Hair='" in only_error(result, code=2)
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_output_below_a_file_says_the_parent_is_a_file(model_file, face, tmp_path):
+    blocker = tmp_path / "afile.txt"
+    blocker.write_text("not a folder")
+    result = runner.invoke(app, ["translate", str(face), "--no-detect", "-m", str(model_file), "--source-attrs",
+                                 "none", "--to", "Male", "-o", str(blocker / "x.png")])
+    assert only_error(result) == f"Error: -o {blocker / 'x.png'}: {blocker} is a file, not a folder; choose another path"
+
+
+def test_a_completely_full_disk_at_the_run_lock_names_the_lock_file(celeba, tmp_path, monkeypatch):
+    from stargan_cli import locks
+
+    real_write = os.write
+
+    def write(fd, data):  # the lock file's PID is the first byte written to a full disk
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".lock"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(locks.os, "write", write)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(celeba), "--out", str(run), *TINY, "--iters", "2", "-q"])
+    assert only_error(result).startswith(f"Error: no space left on device while writing {run / '.lock'}")
+    assert not run.exists()

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 from PIL import Image
 
 from ..errors import StarganError, UsageError
+from ..fileio import file_in_the_way
 from ..image_files import write_image
 from .inputs import GridInput
 from .models import GridModel
@@ -85,7 +86,7 @@ def check_output(path: str | os.PathLike, formats: Mapping[str, str], overwrite:
         raise UsageError(f"-o {path}: name a {' or '.join(formats)} file")
     if path.is_dir():
         raise StarganError(f"-o {path} is a folder: name a file")
-    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    blocker = file_in_the_way(path)
     if blocker is not None:
         raise StarganError(f"-o {path}: {blocker} is a file, not a folder; choose another path")
     if path.exists() and not overwrite:

@@ -240,16 +240,19 @@ def _lock_run_dir(run_dir: Path, stack: ExitStack) -> None:
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = Lock(run_dir / RUN_LOCK_NAME, f"run folder {run_dir}")
-    try:
-        lock.acquire()
-    except LockHeld as err:
-        raise LockHeld(f"{err} (only one process may train in a run folder)", err.pid) from None
 
     def release() -> None:
         lock.release()
         if created and run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()
 
+    try:
+        lock.acquire()
+    except LockHeld as err:
+        raise LockHeld(f"{err} (only one process may train in a run folder)", err.pid) from None
+    except BaseException:
+        release()
+        raise
     stack.callback(release)
 
 
