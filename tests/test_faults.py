@@ -935,3 +935,50 @@ def test_a_completely_full_disk_at_the_run_lock_names_the_lock_file(celeba, tmp_
     result = runner.invoke(app, ["train", "--data", str(celeba), "--out", str(run), *TINY, "--iters", "2", "-q"])
     assert only_error(result).startswith(f"Error: no space left on device while writing {run / '.lock'}")
     assert not run.exists()
+
+
+@pytest.mark.parametrize("flag, value, says", [
+    ("--g-conv-dim", "1000000", "--g-conv-dim must be at most 4,096"),
+    ("--image-size", "1048576", "--image-size must be at most 4,096"),
+    ("--g-repeat", "10000", "--g-repeat must be at most 64"),
+    ("--batch-size", "1000000", "--batch-size must be at most 4,096"),
+])
+def test_absurd_training_sizes_are_usage_errors(celeba, tmp_path, flag, value, says):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(celeba), "--out", str(run), *TINY, flag, value, "-q"])
+    assert says in only_error(result, code=2)
+    assert not run.exists()
+
+
+def test_training_that_would_not_fit_in_memory_is_refused_before_allocating(celeba, tmp_path, monkeypatch):
+    from stargan_cli import memory
+
+    monkeypatch.setattr(memory, "machine_memory", lambda: 4 * 2**20)  # a 4 MB machine
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(celeba), "--out", str(run), *TINY, "--iters", "2", "-q"])
+    line = only_error(result)
+    assert "would need about" in line and "more than the 0.00391 GB this machine has" in line
+    assert "lower --image-size" in line
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("flag, value", [("--cell-size", "100000"), ("--padding", "1000000"),
+                                         ("--font-size", "100000"), ("--frames", "100000")])
+def test_absurd_grid_sizes_are_usage_errors(model_file, face, tmp_path, flag, value):
+    result = runner.invoke(app, ["grid", str(face), "--no-detect", "-m", str(model_file), "--source-attrs", "none",
+                                 flag, value, "-o", str(tmp_path / "sheet.png")])
+    only_error(result, code=2)
+    assert not (tmp_path / "sheet.png").exists()
+
+
+def test_a_sheet_that_would_not_fit_in_memory_is_refused_before_translating(model_file, face, tmp_path, monkeypatch):
+    from stargan_cli import memory
+    from stargan_cli.grid import sheet
+
+    monkeypatch.setattr(memory, "machine_memory", lambda: 64 * 2**20)  # a 64 MB machine
+    monkeypatch.setattr(sheet, "translate_cells", lambda *a, **k: pytest.fail("translated before the check"))
+    result = runner.invoke(app, ["grid", str(face), "--no-detect", "-m", str(model_file), "--source-attrs", "none",
+                                 "--cell-size", "2048", "-o", str(tmp_path / "sheet.png")])
+    line = only_error(result)
+    assert "sheet would need about" in line and "smaller --cell-size" in line
+    assert not (tmp_path / "sheet.png").exists()
