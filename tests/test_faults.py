@@ -29,6 +29,8 @@ from stargan_cli.errors import StarganError
 from stargan_cli.models import build_discriminator, build_generator
 
 runner = CliRunner()
+# Faults injected through Linux itself: fork, resource limits, /proc.
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="needs fork, RLIMIT_FSIZE and /proc")
 
 
 def error_lines(result) -> list[str]:
@@ -332,6 +334,7 @@ _HOLD_WITH_WORKER = textwrap.dedent("""
 """)
 
 
+@linux_only
 def test_forked_workers_of_a_killed_process_do_not_keep_its_lock(tmp_path):
     from stargan_cli.locks import Lock
 
@@ -347,6 +350,7 @@ def test_forked_workers_of_a_killed_process_do_not_keep_its_lock(tmp_path):
         os.kill(worker, 9)
 
 
+@linux_only
 def test_a_forked_child_cannot_release_or_hold_the_parents_lock(tmp_path):
     from stargan_cli.locks import Lock, LockHeld
 
@@ -575,6 +579,7 @@ def _stargan(args: list[str], limit: int) -> subprocess.CompletedProcess:
                           preexec_fn=_with_file_size_limit(limit), timeout=300)
 
 
+@linux_only
 @pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".png", ".webp"])
 def test_an_image_cut_short_by_a_full_disk_is_never_published(model_file, tmp_path, suffix):
     big = tmp_path / "big.png"  # a photo whose output is far larger than the limit
@@ -590,6 +595,7 @@ def test_an_image_cut_short_by_a_full_disk_is_never_published(model_file, tmp_pa
     assert list(out.parent.iterdir()) == []
 
 
+@linux_only
 def test_a_sample_jpeg_cut_short_by_a_full_disk_is_never_published(celeba, tmp_path):
     run = tmp_path / "run"
     done = _stargan(["train", "--data", str(celeba), "--out", str(run), *TINY, "--iters", "2",
@@ -920,6 +926,7 @@ def test_output_below_a_file_says_the_parent_is_a_file(model_file, face, tmp_pat
     assert only_error(result) == f"Error: -o {blocker / 'x.png'}: {blocker} is a file, not a folder; choose another path"
 
 
+@linux_only
 def test_a_completely_full_disk_at_the_run_lock_names_the_lock_file(celeba, tmp_path, monkeypatch):
     from stargan_cli import locks
 
