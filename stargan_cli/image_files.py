@@ -8,18 +8,16 @@ the format its name asks for. The model side is :mod:`stargan_cli.translate`.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from PIL import Image
 
 from .attributes import CELEBA_ATTRIBUTES
 from .errors import StarganError
-from .fileio import atomic_write, write_whole
-from .images import IMAGE_SUFFIXES
+from .images import IMAGE_SUFFIXES, write_image
 
 if TYPE_CHECKING:
     from .translate import TranslationResult
@@ -170,20 +168,7 @@ def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
     return write_image(image, path, fmt, **options)
 
 
-def write_image(image: Image.Image, path: str | os.PathLike, fmt: str, **options: Any) -> Path:
-    """Write ``image`` to ``path`` as ``fmt`` (a Pillow format; ``options`` go to its encoder)
-    whole or not at all: encoded in memory, written with every byte checked, then published
-    atomically (see :func:`stargan_cli.fileio.write_whole`)."""
-
-    def write(tmp: Path) -> None:
-        buffer = io.BytesIO()
-        image.save(buffer, format=fmt, **options)
-        write_whole(tmp, buffer.getbuffer())
-
-    return atomic_write(path, write)
-
-
 __all__ = [
     "OUTPUT_FORMATS", "InputFile", "collect_inputs", "example_image_path", "looks_like_output",
-    "output_items", "save_image", "write_image",
+    "output_items", "save_image",
 ]

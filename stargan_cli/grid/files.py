@@ -11,7 +11,7 @@ from PIL import Image
 
 from ..errors import StarganError, UsageError
 from ..fileio import file_in_the_way
-from ..image_files import write_image
+from ..images import write_image
 from .inputs import GridInput
 from .models import GridModel
 

@@ -12,8 +12,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..image_files import write_image
-from ..images import denormalize
+from ..images import denormalize, write_image
 
 PADDING = 2
 
