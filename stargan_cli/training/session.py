@@ -141,6 +141,7 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
             remove_temporaries(run_dir)
     else:
         run_dir = _new_run_dir(cfg, dist, stack)
+        distributed.barrier(dist)  # every process has checked the folder before it gains a config.json
         if dist.is_main:
             _write_first_config(cfg, run_dir, stack)
 
