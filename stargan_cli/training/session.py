@@ -221,11 +221,7 @@ def _check_memory(cfg: TrainConfig, device: torch.device) -> None:
     """Refuse, before any data is read or weight allocated, a model and batch whose training
     would not fit in ``device``'s memory (the domains of a folder dataset are not known yet:
     one stands for them, which changes the estimate by a few weights)."""
-    config = ModelConfig(
-        attributes=tuple(cfg.attrs) or ("domain",), image_size=cfg.image_size, norm=cfg.norm,
-        g_conv_dim=cfg.g_conv_dim, g_repeat=cfg.g_repeat, d_conv_dim=cfg.d_conv_dim, d_repeat=cfg.d_repeat,
-        g_output=cfg.g_output, upsample=cfg.upsample,
-    )
+    config = model_config_of(cfg, tuple(cfg.attrs) or ("domain",))
     check_fits(
         training_bytes(config, cfg.batch_size),
         f"training a {cfg.image_size}px model (--g-conv-dim {cfg.g_conv_dim}, --g-repeat {cfg.g_repeat}, "
