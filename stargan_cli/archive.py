@@ -85,7 +85,7 @@ def _zip_entries(zf: zipfile.ZipFile, archive: Path) -> Iterator[_Entry]:
 
 
 def _tar_entries(tf: tarfile.TarFile, archive: Path) -> Iterator[_Entry]:
-    for member in tf.getmembers():
+    for member in tf:  # read one header at a time (getmembers() would read them all first)
         if member.issym() or member.islnk():
             raise StarganError(
                 f"refusing to unpack {archive}: entry {member.name!r} is a link "
@@ -101,21 +101,29 @@ def _ratio_limit(archive: Path) -> int:
     return max(MAX_RATIO * archive.stat().st_size, RATIO_FREE_BYTES)
 
 
-def _check_limits(entries: list[_Entry], archive: Path, max_bytes: int, max_entries: int) -> None:
-    if len(entries) > max_entries:
-        raise StarganError(
-            f"refusing to unpack {archive}: {len(entries)} entries is more than the limit of {max_entries}"
-        )
-    total = sum(e.size for e in entries)
-    if total > max_bytes:
-        raise StarganError(
-            f"refusing to unpack {archive}: it expands to {total} bytes, more than the limit of {max_bytes}"
-        )
-    if total > _ratio_limit(archive):
-        raise StarganError(
-            f"refusing to unpack {archive}: it expands to {total} bytes, more than {MAX_RATIO} times "
-            "its own size (an archive bomb?)"
-        )
+def _collect(entries: Iterator[_Entry], archive: Path, max_bytes: int, max_entries: int) -> list[_Entry]:
+    """The entries, counted and summed as they are read: refused at the first one past a
+    limit, so a bomb of millions of empty entries is stopped at the limit, not after all of it."""
+    kept: list[_Entry] = []
+    total = 0
+    ratio_limit = _ratio_limit(archive)
+    for entry in entries:
+        if len(kept) >= max_entries:
+            raise StarganError(
+                f"refusing to unpack {archive}: it holds more than the limit of {max_entries} entries"
+            )
+        total += entry.size
+        if total > max_bytes:
+            raise StarganError(
+                f"refusing to unpack {archive}: it expands to more than the limit of {max_bytes} bytes"
+            )
+        if total > ratio_limit:
+            raise StarganError(
+                f"refusing to unpack {archive}: it expands to more than {MAX_RATIO} times "
+                "its own size (an archive bomb?)"
+            )
+        kept.append(entry)
+    return kept
 
 
 def _write_entries(entries: list[_Entry], root: Path, archive: Path, max_bytes: int) -> None:
@@ -165,13 +173,11 @@ def extract_to_temp(
     try:
         if kind == "zip":
             with zipfile.ZipFile(archive) as zf:
-                entries = list(_zip_entries(zf, archive))
-                _check_limits(entries, archive, max_bytes, max_entries)
+                entries = _collect(_zip_entries(zf, archive), archive, max_bytes, max_entries)
                 _write_entries(entries, tmp, archive, min(max_bytes, _ratio_limit(archive)))
         else:
             with tarfile.open(archive) as tf:
-                entries = list(_tar_entries(tf, archive))
-                _check_limits(entries, archive, max_bytes, max_entries)
+                entries = _collect(_tar_entries(tf, archive), archive, max_bytes, max_entries)
                 _write_entries(entries, tmp, archive, min(max_bytes, _ratio_limit(archive)))
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotImplementedError) as err:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -84,8 +84,10 @@ def parse_targets(values: str | Iterable[str], attributes: Sequence[str]) -> dic
     """
     items: list[tuple[str, float]] = []
     for item in split_names(values):
-        name, _, raw = item.partition("=")
+        name, equals, raw = item.partition("=")
         value = 1.0
+        if equals and not raw.strip():
+            raise UsageError(f"bad target {item!r}: a value after = is missing; write ATTR, ATTR=1 or ATTR=0")
         if raw.strip():
             try:
                 value = float(raw)

@@ -195,7 +195,7 @@ def _shape_mismatch(module: "nn.Module", state: Any) -> str | None:
 
 def check_config(checkpoint: Checkpoint) -> None:
     """Refuse a checkpoint whose stored config is outside sane sizes or does not fit its own
-    weights, before any network is built for real (the comparison builds them on torch's
+    weights, or whose weights hold NaN or infinite values, before any network is built for real (the comparison builds them on torch's
     ``meta`` device, which allocates nothing)."""
     import torch
 
@@ -218,6 +218,23 @@ def check_config(checkpoint: Checkpoint) -> None:
                 f"the {what} weights in {name} do not match its config "
                 f"({checkpoint.config.describe()}): {mismatch}"
             )
+    for what, _, state in networks:
+        broken = _first_non_finite(state)
+        if broken is not None:
+            raise StarganError(
+                f"the {what} weight {broken} in {name} holds NaN or infinite values (training "
+                "diverged, or the file is damaged): use an earlier checkpoint"
+            )
+
+
+def _first_non_finite(state: dict) -> str | None:
+    """The name of the first floating-point tensor of ``state`` with a NaN or an infinity."""
+    import torch
+
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return key
+    return None
 
 
 def build_models(

@@ -13,6 +13,11 @@ Three forms of the same thing:
 - :func:`reserve_temp` / :func:`publish`: the two halves, for a writer that lives across
   calls (a video recorder opened now and finished later).
 
+:func:`write_whole` writes bytes and checks that all of them reached the file: a writer that
+hands its file descriptor to C code (Pillow's JPEG and BMP encoders) can lose the tail of a
+short write on a nearly full disk without any error, so images are encoded in memory first
+and written with it.
+
 ``suffix`` ends the temporary name: keep the real extension in it (``".tmp.png"``,
 ``".part.mp4"``) when the writer picks the format from the name, as OpenCV does.
 
@@ -41,6 +46,7 @@ _STORAGE_ERRORS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
     errno.EROFS: "read-only file system",
+    errno.EFBIG: "file too large for the file system (or the file-size limit)",
 }
 
 
@@ -56,7 +62,7 @@ def storage_error(err: BaseException, path: str | os.PathLike) -> StorageError |
     reason = _STORAGE_ERRORS.get(code)
     if reason is None:
         return None
-    full = code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    full = code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
     hint = "free some space or choose another folder" if full else "choose a folder you can write to"
     return StorageError(f"{reason} while writing {path}: {hint}")
 
@@ -71,6 +77,24 @@ def writing(path: str | os.PathLike) -> Iterator[None]:
         if failure is None:
             raise
         raise failure from None
+
+
+def write_whole(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` and flush it to disk; raise an ENOSPC OSError unless the file
+    then holds every byte (Python's file objects retry short writes and raise the error that
+    ends them; the size check is the last guard)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if os.path.getsize(path) != len(data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def file_in_the_way(path: str | os.PathLike) -> Path | None:
+    """The nearest existing parent of ``path`` that is a file rather than a folder (``a.txt``
+    for ``a.txt/x.png``: nothing can be written below it), or None."""
+    return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
 
 
 def _normal_mode() -> int:
@@ -132,4 +156,6 @@ def atomic_write(
     return path
 
 
-__all__ = ["StorageError", "atomic_path", "atomic_write", "publish", "reserve_temp", "storage_error", "writing"]
+__all__ = [
+    "StorageError", "atomic_path", "atomic_write", "file_in_the_way", "publish", "reserve_temp", "storage_error", "write_whole", "writing",
+]

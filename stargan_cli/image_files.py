@@ -17,8 +17,7 @@ from PIL import Image
 
 from .attributes import CELEBA_ATTRIBUTES
 from .errors import StarganError
-from .fileio import atomic_write
-from .images import IMAGE_SUFFIXES
+from .images import IMAGE_SUFFIXES, write_image
 
 if TYPE_CHECKING:
     from .translate import TranslationResult
@@ -166,7 +165,7 @@ def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
             f"is {image.size[0]}x{image.size[1]}; use a .png name"
         )
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    return atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **options))
+    return write_image(image, path, fmt, **options)
 
 
 __all__ = [

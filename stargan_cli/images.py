@@ -1,4 +1,5 @@
-"""The one place that turns an image file into a model input, and a model output into an image.
+"""The one place that turns an image file into a model input, and a model output into an image
+(and an image into a file: :func:`write_image`, whole or not at all).
 
 Preprocessing follows the original StarGAN test pipeline exactly: centre crop 178 (of the
 178x218 aligned CelebA image), bilinear resize to the model size (PIL, as torchvision's
@@ -8,14 +9,16 @@ CelebA framing: the largest centred square of a 178:218 portrait.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import StarganError
+from .fileio import atomic_write, write_whole
 
 if TYPE_CHECKING:
     import numpy as np
@@ -140,3 +143,16 @@ def tensor_to_pil(image: "torch.Tensor") -> Image.Image:
 def to_model_input(image: Image.Image, size: int) -> "torch.Tensor":
     """PIL RGB image to the (3, size, size) float tensor in [-1, 1] that the model takes."""
     return normalize(pil_to_uint8(crop_resize(image, size)))
+
+
+def write_image(image: Image.Image, path: str | os.PathLike, fmt: str, **options: Any) -> Path:
+    """Write ``image`` to ``path`` as ``fmt`` (a Pillow format; ``options`` go to its encoder)
+    whole or not at all: encoded in memory, written with every byte checked, then published
+    atomically (see :func:`stargan_cli.fileio.write_whole`)."""
+
+    def write(tmp: Path) -> None:
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt, **options)
+        write_whole(tmp, buffer.getbuffer())
+
+    return atomic_write(path, write)

@@ -5,21 +5,53 @@ system's advisory lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows) and h
 owner's process id for the error message. The operating system drops the lock when its process
 ends, however it ends, so a lock left by a killed process never blocks the next one; the file
 itself is deleted on release.
+
+A forked child (a data-loader worker) would share the locked descriptor, and with it the lock,
+for as long as it lives: a killed run's workers then kept its folder locked for seconds. Every
+held lock's descriptor is therefore closed in a forked child as soon as it is born (see
+``os.register_at_fork``). POSIX record locks (``fcntl.lockf``), which children do not inherit,
+were not used instead: they belong to the whole process, so a second Lock on the same file in
+one process would not be refused, and closing *any* descriptor of the file (reading the PID)
+would silently drop the lock.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Callable
 
 from .errors import StarganError
+from .fileio import writing
 
 LOCK_SUFFIX = ".lock"
 # Windows locks a byte range: lock one byte far past the PID so that others can still read it.
 _WINDOWS_LOCK_OFFSET = 1 << 30
 _POLL_SECONDS = 0.2
+
+
+# Locks held by this process, so that a forked child can let go of their descriptors.
+_HELD: "set[Lock]" = set()
+_HELD_GUARD = threading.Lock()
+
+
+def _drop_in_child() -> None:
+    """Run in a freshly forked child: close the descriptors of the parent's locks (the parent
+    keeps its locks; the child never held them)."""
+    for lock in list(_HELD):
+        fd, lock._fd = lock._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_in_child)
 
 
 class LockHeld(StarganError):
@@ -89,10 +121,17 @@ class Lock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             if _try_lock(fd):
                 if self._still_ours(fd):
-                    os.ftruncate(fd, 0)
-                    os.lseek(fd, 0, os.SEEK_SET)
-                    os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-                    self._fd = fd
+                    try:
+                        with writing(self.path):  # a full disk names the lock file
+                            os.ftruncate(fd, 0)
+                            os.lseek(fd, 0, os.SEEK_SET)
+                            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+                    except BaseException:
+                        self._unlock_and_delete(fd)
+                        raise
+                    with _HELD_GUARD:
+                        self._fd = fd
+                        _HELD.add(self)
                     return self
                 os.close(fd)  # released and deleted by its holder meanwhile: try the new file
                 continue
@@ -119,9 +158,13 @@ class Lock:
 
     def release(self) -> None:
         """Give the lock up and delete its file (before unlocking, so no one locks a file on its way out)."""
-        fd, self._fd = self._fd, None
-        if fd is None:
-            return
+        with _HELD_GUARD:
+            fd, self._fd = self._fd, None
+            _HELD.discard(self)
+        if fd is not None:
+            self._unlock_and_delete(fd)
+
+    def _unlock_and_delete(self, fd: int) -> None:
         if os.name != "nt":  # Windows cannot delete an open file: it goes after the close
             self.path.unlink(missing_ok=True)
         os.close(fd)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from .errors import StarganError, UsageError
-from .fileio import StorageError
+from .fileio import StorageError, file_in_the_way
 from .image_files import OUTPUT_FORMATS, InputFile, output_items, save_image
 
 if TYPE_CHECKING:
@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 def output_is_file(output: Path | None) -> bool:
     """Whether ``-o output`` names one image file (True) or a folder (False, also for None);
     an existing non-image file or an unknown image suffix is refused."""
-    if output is None or output.is_dir() or str(output).endswith(("/", "\\")):
+    if output is None or output.is_dir():
+        return False
+    blocker = file_in_the_way(output)
+    if blocker is not None:
+        raise StarganError(f"-o {output}: {blocker} is a file, not a folder; choose another path")
+    if str(output).endswith(("/", "\\")):
         return False
     if output.exists() and output.suffix.lower() not in OUTPUT_FORMATS:
         raise StarganError(

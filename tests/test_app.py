@@ -28,7 +28,8 @@ with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; httpx works wit
 
 from app_helpers import ATTRS, sample_bytes, tiny_checkpoint  # noqa: E402
 from stargan_cli import paths  # noqa: E402
-from stargan_cli.app.engine import Engine, Models, Workspace, decode_upload  # noqa: E402
+from stargan_cli.app.engine import Engine, Models, Workspace  # noqa: E402
+from stargan_cli.app.uploads import decode_upload  # noqa: E402
 from stargan_cli.app.server import create_app  # noqa: E402
 from stargan_cli.cli import app as cli_app  # noqa: E402
 from stargan_cli.errors import StarganError  # noqa: E402
@@ -217,7 +218,7 @@ def test_bad_uploads_get_a_message_and_the_server_goes_on(ckpt):
 
             assert "not an image" in error(b"%PDF-1.4 definitely not a photo", 400)
             assert "empty" in error(b"", 400)
-            assert error(os.urandom(60_000), 413) == "the file is 0.0572 MB; photos up to 0.0477 MB are accepted"
+            assert error(os.urandom(60_000), 413) == "the file is 58.6 KB; photos up to 48.8 KB are accepted"
             big = io.BytesIO()
             Image.new("RGB", (400, 400), "white").save(big, "PNG")  # small file, too many pixels
             assert "megapixels" in error(big.getvalue(), 413)
@@ -469,3 +470,129 @@ def test_command_serves_on_loopback_and_stops_cleanly_on_ctrl_c(ckpt, tmp_path):
     assert process.returncode == 0, out
     assert "Stopped." in out and "Traceback" not in out
     assert list(temp.iterdir()) == []  # the temp folder is gone
+
+
+# ---- under load: odd JSON, parallel uploads, many users ------------------------------------
+
+@pytest.mark.parametrize("endpoint, changes", [
+    ("translate", {"strength": []}), ("translate", {"strength": "abc"}), ("translate", {"strength": None}),
+    ("translate", {"strength": True}), ("translate", {"face": "x"}), ("translate", {"face": True}),
+    ("translate", {"face": 1.5}), ("translate", {"face": [1]}), ("translate", {"to": []}),
+    ("translate", {"to": {"Male": None}}), ("translate", {"to": {"Male": [1]}}), ("translate", {"source": "Male"}),
+    ("translate", {"image": 5}), ("translate", {"image": None}), ("translate", {"model": 5}),
+    ("translate", {"model": {"a": 1}}), ("estimate", {"face": {}}), ("estimate", {"image": []}),
+    ("strip", {"source": [1, 2]}), ("strip", {"face": "1"}), ("strip", {"model": []}),
+])
+def test_odd_json_values_are_answered_400_naming_the_field(client, endpoint, changes):
+    body = {"image": "some-photo", "face": 1, "source": {}, "to": {"Male": 1}, **changes}
+    answer = client.post(f"/api/{endpoint}", json=body)
+    assert answer.status_code == 400, answer.text
+    field = next(iter(changes))
+    assert field in answer.json()["error"] or (field == "strength" and "intensity" in answer.json()["error"])
+
+
+@pytest.mark.parametrize("raw", ['"face": Infinity', '"strength": NaN', '"face": -Infinity',
+                                 '"to": {"Male": Infinity}'])
+def test_json_infinity_and_nan_are_refused(client, raw):
+    body = '{"image": "some-photo", "source": {}, %s}' % raw
+    answer = client.post("/api/translate", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and "not valid JSON" in answer.json()["error"], answer.text
+
+
+def test_an_oversized_json_request_is_told_in_kilobytes(client):
+    answer = client.post("/api/translate", content=b" " * 70_000, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "the request is 68.4 KB; requests up to 64 KB are accepted"
+
+
+def test_parallel_uploads_are_decoded_a_few_at_a_time(client, engine, monkeypatch):
+    from stargan_cli.app import engine as engine_module
+    from stargan_cli.app.uploads import DECODE_AT_ONCE
+
+    active, most, guard = [0], [0], threading.Lock()
+    real = engine_module.decode_upload
+
+    def slow_decode(*args, **kwargs):
+        with guard:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.1)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with guard:
+                active[0] -= 1
+
+    monkeypatch.setattr(engine_module, "decode_upload", slow_decode)
+    answers: list = []
+    threads = [threading.Thread(target=lambda: answers.append(client.post(
+        "/api/upload", content=sample_bytes(), headers={"Content-Type": "image/jpeg"}))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.status_code for a in answers] == [200] * 8
+    assert most[0] <= DECODE_AT_ONCE == 2
+
+
+def test_a_large_photo_is_kept_as_a_working_copy_of_a_few_megapixels(ckpt):
+    engine = Engine(Models([str(ckpt)], device="cpu", include_installed=False), work_pixels=20_000)
+    try:
+        with TestClient(create_app(engine)) as client:
+            big = io.BytesIO()
+            Image.new("RGB", (400, 300), "gray").save(big, "JPEG")  # 120,000 pixels
+            photo = upload(client, big.getvalue(), "big.jpg")
+            kept = engine.photos.get(photo["image"]).image
+            assert kept.size == (photo["width"], photo["height"])
+            assert kept.width * kept.height <= 20_000 and abs(kept.width / kept.height - 4 / 3) < 0.02
+            result = client.post("/api/translate", json={"image": photo["image"], "face": None, "source": {},
+                                                         "to": {"Male": 1}})
+            assert result.status_code == 200, result.text
+    finally:
+        engine.close()
+
+
+def test_many_users_keep_their_photos_and_an_evicted_one_is_told_it_expired(ckpt):
+    engine = Engine(Models([str(ckpt)], device="cpu", include_installed=False))
+    try:
+        with TestClient(create_app(engine)) as client:
+            photos = [upload(client)["image"] for _ in range(8)]  # more than the 6 photos once kept
+            for image in photos:
+                answer = client.post("/api/translate", json={"image": image, "face": 1, "source": {},
+                                                             "to": {"Male": 1}})
+                assert answer.status_code == 200, answer.text
+            # a memory bound that holds two of them drops the least recently used
+            engine.photos.memory_bytes = 2 * engine.photos.get(photos[0]).nbytes + 1
+            newest = upload(client)["image"]
+            assert len(engine.photos) == 2
+            answer = client.post("/api/translate", json={"image": photos[1], "to": {"Male": 1}})
+            assert answer.status_code == 410 and answer.json()["error"] == "this photo expired, upload it again"
+            assert client.post("/api/estimate", json={"image": newest, "face": 1}).status_code == 200
+            answer = client.post("/api/estimate", json={"image": "never-uploaded"})
+            assert answer.status_code == 404 and "upload it again" in answer.json()["error"]
+    finally:
+        engine.close()
+
+
+def test_photos_unused_for_too_long_expire():
+    from stargan_cli.app.uploads import Expired, PhotoStore, Upload
+
+    now = [0.0]
+    forgotten = []
+    store = PhotoStore(memory_bytes=1 << 30, max_age=600, forget=forgotten.append, clock=lambda: now[0])
+    first, second = (Upload(name, Image.new("RGB", (10, 10)), name, f"{name}.jpg", []) for name in ("a", "b"))
+    store.add(first)
+    now[0] = 400
+    store.add(second)
+    now[0] = 700  # a: unused for 700 s; b: for 300 s
+    assert store.get("b") is second
+    with pytest.raises(Expired, match="this photo expired, upload it again"):
+        store.get("a")
+    assert forgotten == [first]
+    now[0] = 1_000  # b was used at 700: still kept
+    assert store.get("b") is second
+
+
+def test_the_memory_bound_has_a_flag(ckpt):
+    result = runner.invoke(cli_app, ["app", "--help"], env={"COLUMNS": "200"})
+    assert "--memory-mb" in result.output and "--keep-minutes" in result.output

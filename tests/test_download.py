@@ -658,11 +658,25 @@ def test_archive_bomb_limits(tmp_path):
         archive.safe_extract(bomb, tmp_path / "cache" / "a", max_bytes=1_000_000)
     many = tmp_path / "many.tar"
     many.write_bytes(_tar([(f"f{i}", b"") for i in range(50)], mode="w"))
-    with pytest.raises(StarganError, match="50 entries"):
+    with pytest.raises(StarganError, match="more than the limit of 10 entries"):
         archive.safe_extract(many, tmp_path / "cache" / "b", max_entries=10)
     assert list((tmp_path / "cache").iterdir()) == []
     good = archive.safe_extract(many, tmp_path / "cache" / "c", max_entries=100)
     assert len(list(good.iterdir())) == 50
+
+
+def test_a_tar_of_many_entries_is_refused_at_the_limit_not_after_reading_them_all(tmp_path, monkeypatch):
+    import tarfile
+
+    many = tmp_path / "many.tar.gz"
+    many.write_bytes(_tar([(f"f{i}", b"") for i in range(2000)], mode="w:gz"))
+    headers = []
+    real_next = tarfile.TarFile.next
+    monkeypatch.setattr(tarfile.TarFile, "next", lambda self: headers.append(1) or real_next(self))
+    with pytest.raises(StarganError, match="more than the limit of 10 entries"):
+        archive.safe_extract(many, tmp_path / "cache" / "a", max_entries=10)
+    assert len(headers) < 20  # stopped at the limit: the other ~1,980 headers were never read
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_damaged_archive(tmp_path, official_zip):

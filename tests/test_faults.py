@@ -29,6 +29,8 @@ from stargan_cli.errors import StarganError
 from stargan_cli.models import build_discriminator, build_generator
 
 runner = CliRunner()
+# Faults injected through Linux itself: fork, resource limits, /proc.
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="needs fork, RLIMIT_FSIZE and /proc")
 
 
 def error_lines(result) -> list[str]:
@@ -320,6 +322,49 @@ def test_lock_of_a_killed_process_does_not_block(celeba, tmp_path):
     assert (run / "final.pt").is_file() and not (run / ".lock").exists()
 
 
+_HOLD_WITH_WORKER = textwrap.dedent("""
+    import multiprocessing, os, signal, sys, time
+    from stargan_cli.locks import Lock
+    Lock(sys.argv[1], "x").acquire()
+    # a data-loader worker: a forked child that lives on after its parent is killed
+    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,), daemon=False)
+    worker.start()
+    print(worker.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+@linux_only
+def test_forked_workers_of_a_killed_process_do_not_keep_its_lock(tmp_path):
+    from stargan_cli.locks import Lock
+
+    path = tmp_path / "run.lock"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_WITH_WORKER, str(path)], stdout=subprocess.PIPE, text=True)
+    worker = int(holder.stdout.readline())
+    assert holder.wait() == -9
+    try:
+        os.kill(worker, 0)  # the worker is still alive, as data-loader workers are for seconds
+        with Lock(path, "run folder"):
+            assert path.read_text().strip() == str(os.getpid())
+    finally:
+        os.kill(worker, 9)
+
+
+@linux_only
+def test_a_forked_child_cannot_release_or_hold_the_parents_lock(tmp_path):
+    from stargan_cli.locks import Lock, LockHeld
+
+    path = tmp_path / "a.lock"
+    with Lock(path, "thing A") as lock:
+        pid = os.fork()
+        if pid == 0:  # the child: it holds nothing, so releasing does not delete the parent's file
+            lock.release()
+            os._exit(0 if path.exists() and not lock.held else 1)
+        assert os.waitpid(pid, 0)[1] == 0
+        with pytest.raises(LockHeld):  # still ours
+            Lock(path, "thing A").acquire()
+
+
 def test_two_locks_on_one_file_exclude_each_other(tmp_path):
     from stargan_cli.locks import Lock, LockHeld
 
@@ -513,6 +558,52 @@ def test_translate_stops_at_the_first_output_it_cannot_write(model_file, face, t
     line = only_error(result)
     assert line.startswith(f"Error: {says} while writing {out}")
     assert not [p for p in out.rglob("*") if p.is_file()]
+
+
+def _with_file_size_limit(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that caps the files a process writes at ``limit`` bytes: a write that
+    crosses it is cut short and the next one fails (EFBIG), as on a disk that fills up, a
+    fault that reaches C code writing to a descriptor, which no monkeypatch can."""
+    import resource
+    import signal
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error instead of the signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def _stargan(args: list[str], limit: int) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stargan_cli", *args], capture_output=True, text=True,
+                          preexec_fn=_with_file_size_limit(limit), timeout=300)
+
+
+@linux_only
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".png", ".webp"])
+def test_an_image_cut_short_by_a_full_disk_is_never_published(model_file, tmp_path, suffix):
+    big = tmp_path / "big.png"  # a photo whose output is far larger than the limit
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(big)
+    out = tmp_path / "out" / f"face{suffix}"
+    out.parent.mkdir()
+    done = _stargan(["translate", str(big), "--no-detect", "-m", str(model_file),
+                     "--source-attrs", "none", "--to", "Male", "-o", str(out)], limit=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"while writing {out}" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(out.parent.iterdir()) == []
+
+
+@linux_only
+def test_a_sample_jpeg_cut_short_by_a_full_disk_is_never_published(celeba, tmp_path):
+    run = tmp_path / "run"
+    done = _stargan(["train", "--data", str(celeba), "--out", str(run), *TINY, "--iters", "2",
+                     "--sample-every", "1", "--save-every", "100", "--no-cache", "-q"], limit=6000)
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and f"while writing {run / 'samples' / '000001.jpg'}" in errors[0], done.stderr
+    assert list((run / "samples").iterdir()) == []
 
 
 def test_grid_on_a_full_disk_is_one_line(model_file, face, tmp_path, monkeypatch):
@@ -793,3 +884,108 @@ def test_utf16_attribute_file_is_read_or_named(tmp_path):
     without_bom.write_bytes(text.encode("utf-16-le"))
     with pytest.raises(StarganError, match="not a UTF-8 text file .*UTF-16.*save it as UTF-8"):
         parse_attribute_file(without_bom)
+
+
+# ---- 8. the smaller ones of the second round -------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_checkpoint_with_non_finite_weights_is_refused_naming_the_tensor(tmp_path, tiny_config, face, bad):
+    G = build_generator(tiny_config).state_dict()
+    G["main.0.weight"][0, 0, 0, 0] = bad
+    path = tmp_path / "diverged.pt"
+    save_checkpoint(Checkpoint(tiny_config, G, build_discriminator(tiny_config).state_dict()), path)
+    result = runner.invoke(app, ["translate", str(face), "--no-detect", "-m", str(path), "--source-attrs", "none",
+                                 "--to", "Male", "-o", str(tmp_path / "out.png")])
+    line = only_error(result)
+    assert "generator weight main.0.weight" in line and "NaN or infinite" in line and str(path) in line
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_grid_refuses_two_hair_colours_in_source_attrs_like_translate(model_file, face, tmp_path):
+    args = [str(face), "--no-detect", "-m", str(model_file), "--source-attrs", "Black_Hair,Brown_Hair"]
+    grid = only_error(runner.invoke(app, ["grid", *args, "-o", str(tmp_path / "sheet.png")]), code=2)
+    translate = only_error(runner.invoke(app, ["translate", *args, "--to", "Male", "-o", str(tmp_path / "o.png")]),
+                           code=2)
+    assert grid == translate and "hair colours are exclusive" in grid
+    assert not (tmp_path / "sheet.png").exists()
+
+
+def test_a_target_with_an_empty_value_is_a_usage_error(model_file, face, tmp_path):
+    result = runner.invoke(app, ["translate", str(face), "--no-detect", "-m", str(model_file), "--source-attrs",
+                                 "none", "--to", "Blond_Hair=", "-o", str(tmp_path / "o.png")])
+    assert "bad target 'Blond_Hair='" in only_error(result, code=2)
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_output_below_a_file_says_the_parent_is_a_file(model_file, face, tmp_path):
+    blocker = tmp_path / "afile.txt"
+    blocker.write_text("not a folder")
+    result = runner.invoke(app, ["translate", str(face), "--no-detect", "-m", str(model_file), "--source-attrs",
+                                 "none", "--to", "Male", "-o", str(blocker / "x.png")])
+    assert only_error(result) == f"Error: -o {blocker / 'x.png'}: {blocker} is a file, not a folder; choose another path"
+
+
+@linux_only
+def test_a_completely_full_disk_at_the_run_lock_names_the_lock_file(celeba, tmp_path, monkeypatch):
+    from stargan_cli import locks
+
+    real_write = os.write
+
+    def write(fd, data):  # the lock file's PID is the first byte written to a full disk
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".lock"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(locks.os, "write", write)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(celeba), "--out", str(run), *TINY, "--iters", "2", "-q"])
+    assert only_error(result).startswith(f"Error: no space left on device while writing {run / '.lock'}")
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("flag, value, says", [
+    ("--g-conv-dim", "1000000", "--g-conv-dim must be at most 4,096"),
+    ("--image-size", "1048576", "--image-size must be at most 4,096"),
+    ("--g-repeat", "10000", "--g-repeat must be at most 64"),
+    ("--batch-size", "1000000", "--batch-size must be at most 4,096"),
+])
+def test_absurd_training_sizes_are_usage_errors(celeba, tmp_path, flag, value, says):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(celeba), "--out", str(run), *TINY, flag, value, "-q"])
+    assert says in only_error(result, code=2)
+    assert not run.exists()
+
+
+def test_training_that_would_not_fit_in_memory_is_refused_before_allocating(celeba, tmp_path, monkeypatch):
+    from stargan_cli import memory
+
+    monkeypatch.setattr(memory, "machine_memory", lambda: 4 * 2**20)  # a 4 MB machine
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data", str(celeba), "--out", str(run), *TINY, "--iters", "2", "-q"])
+    line = only_error(result)
+    assert "would need about" in line and "more than the 0.00391 GB this machine has" in line
+    assert "lower --image-size" in line
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("flag, value", [("--cell-size", "100000"), ("--padding", "1000000"),
+                                         ("--font-size", "100000"), ("--frames", "100000")])
+def test_absurd_grid_sizes_are_usage_errors(model_file, face, tmp_path, flag, value):
+    result = runner.invoke(app, ["grid", str(face), "--no-detect", "-m", str(model_file), "--source-attrs", "none",
+                                 flag, value, "-o", str(tmp_path / "sheet.png")])
+    only_error(result, code=2)
+    assert not (tmp_path / "sheet.png").exists()
+
+
+def test_a_sheet_that_would_not_fit_in_memory_is_refused_before_translating(model_file, face, tmp_path, monkeypatch):
+    from stargan_cli import memory
+    from stargan_cli.grid import sheet
+
+    monkeypatch.setattr(memory, "machine_memory", lambda: 64 * 2**20)  # a 64 MB machine
+    monkeypatch.setattr(sheet, "translate_cells", lambda *a, **k: pytest.fail("translated before the check"))
+    result = runner.invoke(app, ["grid", str(face), "--no-detect", "-m", str(model_file), "--source-attrs", "none",
+                                 "--cell-size", "2048", "-o", str(tmp_path / "sheet.png")])
+    line = only_error(result)
+    assert "sheet would need about" in line and "smaller --cell-size" in line
+    assert not (tmp_path / "sheet.png").exists()

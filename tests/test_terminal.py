@@ -248,6 +248,58 @@ def _fill(folder, size: int) -> None:
     (folder / "blob.bin").write_bytes(b"x" * size)
 
 
+_BUILDING = """
+import sys, time
+from pathlib import Path
+from stargan_cli.data.cache import _build_lock
+with _build_lock(Path(sys.argv[1])):
+    print("building", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_cache_clear_refuses_beside_a_build_in_progress():
+    import subprocess
+    import sys
+
+    folder = paths.preprocessed_dir() / "celeba-32px-0123"
+    _fill(folder, 1024)
+    builder = subprocess.Popen([sys.executable, "-c", _BUILDING, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert builder.stdout.readline().strip() == "building"
+        result = runner.invoke(app, ["cache", "clear", "preprocessed", "--yes"])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"{folder} (in the preprocessed cache) is in use by another stargan process (PID {builder.pid})" \
+            in result.output
+        assert (folder / "blob.bin").is_file()  # nothing was removed under the builder
+    finally:
+        builder.kill()
+        builder.wait()
+    result = runner.invoke(app, ["cache", "clear", "preprocessed", "--yes"])  # the builder is gone: it clears
+    assert result.exit_code == 0 and not paths.preprocessed_dir(create=False).exists()
+
+
+def test_a_cache_build_survives_a_clear_just_before_it_locks(monkeypatch):
+    import shutil
+
+    from stargan_cli.data import cache
+
+    folder = paths.preprocessed_dir() / "celeba-32px-0123"
+    real_mkdir = type(folder).mkdir
+    cleared = []
+
+    def mkdir_then_clear(self, *args, **kwargs):  # the clear lands between the builder's mkdir and its lock
+        real_mkdir(self, *args, **kwargs)
+        if self == folder and not cleared:
+            cleared.append(1)
+            shutil.rmtree(paths.preprocessed_dir(create=False))
+
+    monkeypatch.setattr(type(folder), "mkdir", mkdir_then_clear)
+    with cache._build_lock(folder):
+        assert (folder / cache.BUILD_LOCK_NAME).is_file()
+    assert cleared
+
+
 def test_info_and_cache_list_show_every_cache_with_its_size():
     _fill(paths.preprocessed_dir() / "celeba-64px-0123", 3 * 1024 * 1024)
     _fill(paths.downloads_dir(), 2048)

@@ -164,3 +164,56 @@ def test_sigkill_never_leaves_a_broken_checkpoint(celeba_root, tmp_path):
     assert result.exit_code == 0, result.output
     assert load_checkpoint(run / "final.pt").step == last + 1
     assert not list((run / "checkpoints").glob(".*"))  # temporary files of the killed write are gone
+
+
+# ---- the run folder under faults: a damaged config, a kill before it, a folder in the way ------
+
+
+def test_a_config_json_with_absurd_sizes_is_refused_as_damaged(celeba_root, tmp_path):
+    import json
+
+    run = train(tiny(celeba_root, tmp_path / "run", iters=2))
+    for path in (run / "checkpoints").iterdir():
+        path.unlink()
+    (run / "final.pt").unlink()
+    record = json.loads((run / "config.json").read_text())
+    record["train"]["g_conv_dim"] = 1_000_000  # would ask for terabytes
+    (run / "config.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "-q"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and f"{run / 'config.json'} is damaged" in lines[0] and "g-conv-dim" in lines[0]
+
+
+_KILL_WHILE_LOADING = """
+import os, signal, sys
+from stargan_cli.training import session
+session._load_sources = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # killed while it reads its data
+from stargan_cli.cli import main
+sys.argv = ["stargan", "train", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_run_killed_before_its_settings_were_written_resumes_from_step_0(celeba_root, tmp_path):
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-c", _KILL_WHILE_LOADING, "--data", str(celeba_root), "--out", str(run),
+                           "--iters", "2", "-q", *TINY], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "from step 0" in result.output
+    assert load_checkpoint(run / "final.pt").step == 2
+
+
+def test_a_folder_named_like_a_checkpoint_is_skipped_and_left_alone(celeba_root, tmp_path):
+    run = train(tiny(celeba_root, tmp_path / "run", iters=2, save_every=2))
+    squatter = run / "checkpoints" / "000004.pt"
+    squatter.mkdir()
+    (squatter / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "--iters", "6", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "000004.pt" in result.output and "not a file" in result.output  # warned, at resume and at step 4
+    assert (squatter / "keep.txt").read_text() == "mine"
+    assert load_checkpoint(run / "final.pt").step == 6
+    assert load_checkpoint(run / "checkpoints" / "000006.pt").step == 6

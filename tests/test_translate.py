@@ -338,8 +338,11 @@ def test_save_image_is_atomic(tmp_path, monkeypatch):
     assert Image.open(target).getpixel((0, 0)) == (1, 2, 3)
 
     def broken_save(self, fp, format=None, **kwargs):
-        with open(fp, "wb") as fh:
-            fh.write(b"\x89PNG half")
+        if hasattr(fp, "write"):  # images are encoded in memory first, then written whole
+            fp.write(b"\x89PNG half")
+        else:
+            with open(fp, "wb") as fh:
+                fh.write(b"\x89PNG half")
         raise OSError("disk full")
 
     with monkeypatch.context() as patch:  # not monkeypatch.undo(): that lifts conftest's settings too

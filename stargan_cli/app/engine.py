@@ -6,85 +6,35 @@ faces and pastes the result back, and :class:`~stargan_cli.translate.Translator`
 model; the intensity slider only blends the generator label between the face's own label and
 the target's, as ``stargan grid --gif`` does. The models the page offers are :mod:`.models`.
 
-Files: uploads are decoded in memory; what the page shows (the upload as decoded, results,
+Files: uploads are decoded in memory, a few at a time, into working copies kept within a memory
+and an age bound (:mod:`.uploads`); what the page shows (the upload as decoded, results,
 strips) is written into the :class:`~.workspace.Workspace`, one temporary folder whose files
 are served by random name only.
 """
 
 from __future__ import annotations
 
-import io
 import secrets
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
-
-from PIL import Image, UnidentifiedImageError
 
 from ..attributes import HAIR_COLORS, target_name
 from ..errors import StarganError
 from ..grid.animation import interpolate
 from ..grid.sheet import result_strip
 from ..photos.detect import detect_landmarks
-from ..photos.pipeline import open_photo, paste_faces
-from .errors import NotFound, TooLarge
+from ..photos.pipeline import paste_faces
+from .errors import NotFound
 from .models import Models
+from .uploads import (
+    DECODE_AT_ONCE, DEFAULT_KEEP_MINUTES, DEFAULT_MEMORY_MB, MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, WORK_PIXELS,
+    PhotoStore, Upload, decode_upload, return_free_memory,
+)
 from .workspace import Workspace
 
 if TYPE_CHECKING:
     from ..translate import TranslationResult, Translator
-
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 40_000_000
-KEEP_UPLOADS = 6  # decoded photos kept in memory (up to 120 MB each at the pixel limit)
-
-
-def megabytes(n: float) -> str:
-    """``n`` bytes as "2.5 MB" (three significant digits)."""
-    return f"{n / 2**20:.3g} MB"
-
-
-def too_large_message(size: int | None, limit: int) -> str:
-    """What the page says about an upload of ``size`` bytes (None: more than it read)."""
-    shown = f"is {megabytes(size)}" if size is not None else f"is over {megabytes(limit)}"
-    return f"the file {shown}; photos up to {megabytes(limit)} are accepted"
-
-
-def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Image:
-    """The uploaded bytes as an RGB image (EXIF orientation applied), or a StarganError that
-    says what is wrong: empty, too many bytes or pixels, or not an image PIL can read."""
-    if not data:
-        raise StarganError("the upload is empty: choose a photo (JPEG, PNG, WebP or BMP)")
-    if len(data) > max_bytes:
-        raise TooLarge(too_large_message(len(data), max_bytes))
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            width, height = probe.size  # read from the header, before decoding any pixels
-            if width * height > max_pixels:
-                raise TooLarge(
-                    f"the photo is {width}x{height} pixels; up to {max_pixels / 1e6:.0f} megapixels are accepted"
-                )
-            probe.load()
-            return open_photo(probe)
-    except (UnidentifiedImageError, Image.DecompressionBombError):
-        raise StarganError("that file is not an image we can read: choose a JPEG, PNG, WebP or BMP photo") from None
-    except (OSError, ValueError, SyntaxError) as err:
-        raise StarganError(f"the image could not be decoded ({err}): it may be truncated or damaged") from None
-
-
-@dataclass
-class Upload:
-    """One decoded photo and the faces found in it (left to right)."""
-
-    id: str
-    image: Image.Image
-    name: str
-    file: str
-    faces: list[Any]
-    prepared: dict[tuple[int, int | None], "TranslationResult"] = field(default_factory=dict)
-
 
 def _values(mapping: Mapping[str, Any] | None, what: str) -> dict[str, float]:
     if mapping is None:
@@ -101,38 +51,46 @@ class Engine:
     """The page's operations over the models, the uploads and the workspace.
 
     Model work is serialised by one lock: several users at once are queued, never run in
-    parallel on one device.
+    parallel on one device. Uploads are decoded a few at a time into working copies of at most
+    ``work_pixels`` and kept within ``memory_mb`` and ``keep_minutes`` (see :mod:`.uploads`).
     """
 
     def __init__(self, models: Models, workspace: Workspace | None = None, *,
                  max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS,
-                 keep_uploads: int = KEEP_UPLOADS) -> None:
+                 memory_mb: float = DEFAULT_MEMORY_MB, keep_minutes: float = DEFAULT_KEEP_MINUTES,
+                 work_pixels: int = WORK_PIXELS) -> None:
         self.models = models
         self.workspace = workspace or Workspace()
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
-        self.keep_uploads = keep_uploads
+        self.work_pixels = work_pixels
         self.lock = threading.Lock()
-        self._uploads: OrderedDict[str, Upload] = OrderedDict()
+        self._decoding = threading.BoundedSemaphore(DECODE_AT_ONCE)
+        self.photos = PhotoStore(int(memory_mb * 2**20), keep_minutes * 60,
+                                 forget=lambda old: self.workspace.forget(old.file))
 
     def close(self) -> None:
         """Forget everything and remove the temporary folder."""
-        self._uploads.clear()
+        self.photos.clear()
         self.workspace.close()
 
     # ---- uploads -------------------------------------------------------------------------
 
     def upload(self, data: bytes, name: str = "photo") -> dict[str, Any]:
         """Decode and keep a photo, find its faces; what the page shows of it."""
-        image = decode_upload(data, self.max_bytes, self.max_pixels)
+        with self._decoding:  # a few decodes at a time, whatever the number of uploads
+            image = decode_upload(data, self.max_bytes, self.max_pixels, self.work_pixels)
+        del data
         with self.lock:
             faces = [found.box for found in detect_landmarks(image)]  # numbered as translate numbers them
             file = self.workspace.save(image, "jpg")
-            upload = Upload(secrets.token_urlsafe(9), image, _stem(name), file, faces)
-            self._uploads[upload.id] = upload
-            while len(self._uploads) > self.keep_uploads:
-                _, old = self._uploads.popitem(last=False)
-                self.workspace.forget(old.file)
+            return_free_memory()
+        upload = Upload(secrets.token_urlsafe(9), image, _stem(name), file, faces)
+        try:
+            self.photos.add(upload)
+        except BaseException:
+            self.workspace.forget(file)
+            raise
         largest = max(range(len(faces)), key=lambda i: faces[i].area, default=-1)
         return {
             "image": upload.id,
@@ -148,10 +106,7 @@ class Engine:
         }
 
     def _upload(self, image_id: str) -> Upload:
-        upload = self._uploads.get(str(image_id))
-        if upload is None:
-            raise NotFound("that photo is no longer on the server: upload it again")
-        return upload
+        return self.photos.get(str(image_id))
 
     def _prepared(self, translator: "Translator", upload: Upload, face: int | None) -> "TranslationResult":
         """The face's model-size crop, cut by the Translator exactly as ``translate`` does
@@ -216,11 +171,14 @@ class Engine:
             square = translator.generate_squares([chosen.crop], [label])[0]
         out = square if chosen.frame is None else paste_faces(upload.image, [chosen], [square])
         file = self.workspace.save(out)
+        width, height = out.size
+        del out
+        return_free_memory()
         names = list(translator.attributes)
         return {
             "url": f"files/{file}",
-            "width": out.width,
-            "height": out.height,
+            "width": width,
+            "height": height,
             "label": {a: round(v, 4) for a, v in zip(names, label)},
             "start": {a: round(v, 4) for a, v in zip(names, start)},
             "target": {a: round(v, 4) for a, v in zip(names, end)},

@@ -13,4 +13,8 @@ class NotFound(StarganError):
     """An image, face, model or file id the server does not have (HTTP 404)."""
 
 
-__all__ = ["NotFound", "TooLarge"]
+class Expired(NotFound):
+    """A photo the server had, and dropped to stay within its memory or age bound (HTTP 410)."""
+
+
+__all__ = ["Expired", "NotFound", "TooLarge"]

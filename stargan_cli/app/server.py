@@ -3,12 +3,12 @@
 Routes: ``/`` the page; ``/static/*`` its script and style (from this package); ``/files/NAME``
 images the engine wrote; ``/api/*`` JSON. Every problem is answered as ``{"error": message}``
 with a 4xx status (5xx only for a bug), so the page can show it; nothing a request sends can
-stop the server. Model work runs in worker threads behind the engine's lock.
+stop the server. Every JSON field is checked by :mod:`.requests` before the engine sees it; a
+photo dropped to stay within the memory or age bound is answered 410 "this photo expired". Model work runs in worker threads behind the engine's lock.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from importlib import resources
 from typing import Any, Awaitable, Callable, Sequence
@@ -23,7 +23,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import StarganError
-from .engine import Engine, NotFound, TooLarge, too_large_message
+from . import requests as fields
+from .engine import Engine
+from .errors import Expired, NotFound, TooLarge
+from .uploads import too_large_message
 
 log = logging.getLogger("stargan.app")
 
@@ -40,6 +43,8 @@ async def _guarded(work: Callable[[], Awaitable[Response]]) -> Response:
         return await work()
     except TooLarge as err:
         return _error(str(err), 413)
+    except Expired as err:
+        return _error(str(err), 410)
     except NotFound as err:
         return _error(str(err), 404)
     except StarganError as err:
@@ -49,39 +54,23 @@ async def _guarded(work: Callable[[], Awaitable[Response]]) -> Response:
         return _error(f"internal error ({type(err).__name__}): see the server's terminal", 500)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes without reading them all."""
+async def _read_body(request: Request, limit: int, what: str = "photos") -> bytes:
+    """The request body, refusing more than ``limit`` bytes without reading them all
+    (``what`` the body is, for the message)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(too_large_message(int(declared), limit))
+        raise TooLarge(too_large_message(int(declared), limit, what))
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(too_large_message(None, limit))
+            raise TooLarge(too_large_message(None, limit, what))
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    body = await _read_body(request, 64 * 1024)
-    try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        raise StarganError("the request is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise StarganError("the request must be a JSON object")
-    return data
-
-
-def _face(data: dict[str, Any]) -> int | None:
-    face = data.get("face")
-    if face is None:
-        return None
-    try:
-        return int(face)
-    except (TypeError, ValueError):
-        raise StarganError("face must be a face number") from None
+    return fields.parse_json(await _read_body(request, fields.MAX_JSON_BYTES, "requests"))
 
 
 def create_app(engine: Engine, *, allowed_hosts: Sequence[str] | None = None) -> Starlette:
@@ -102,7 +91,7 @@ def create_app(engine: Engine, *, allowed_hosts: Sequence[str] | None = None) ->
     async def upload(request: Request) -> Response:
         async def work() -> Response:
             data = await _read_body(request, engine.max_bytes)
-            name = request.query_params.get("name", "photo")
+            name = request.query_params.get("name", "photo")[:fields.MAX_NAME_CHARS]
             return JSONResponse(await run_in_threadpool(engine.upload, data, name))
         return await _guarded(work)
 
@@ -118,22 +107,23 @@ def create_app(engine: Engine, *, allowed_hosts: Sequence[str] | None = None) ->
         async def work() -> Response:
             data = await _json(request)
             return JSONResponse(await run_in_threadpool(
-                engine.estimate, data.get("image", ""), data.get("model"), _face(data)))
+                engine.estimate, fields.photo_id(data), fields.model_name(data), fields.face_number(data)))
         return await _guarded(work)
 
     async def translate(request: Request) -> Response:
         async def work() -> Response:
             data = await _json(request)
             return JSONResponse(await run_in_threadpool(
-                engine.translate, data.get("image", ""), data.get("model"), _face(data),
-                data.get("source"), data.get("to"), data.get("strength", 1.0)))
+                engine.translate, fields.photo_id(data), fields.model_name(data), fields.face_number(data),
+                fields.attribute_values(data, "source"), fields.attribute_values(data, "to"), fields.strength(data)))
         return await _guarded(work)
 
     async def strip(request: Request) -> Response:
         async def work() -> Response:
             data = await _json(request)
             return JSONResponse(await run_in_threadpool(
-                engine.strip, data.get("image", ""), data.get("model"), _face(data), data.get("source")))
+                engine.strip, fields.photo_id(data), fields.model_name(data), fields.face_number(data),
+                fields.attribute_values(data, "source")))
         return await _guarded(work)
 
     async def files(request: Request) -> Response:

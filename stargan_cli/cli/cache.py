@@ -42,9 +42,23 @@ def _check_names(names: list[str]) -> list[str]:
 
 
 def _empty(path) -> None:
-    """Remove the folder ``path`` whole: renamed first, so a half-deleted cache is never used."""
+    """Remove the folder ``path`` whole: renamed first, so a half-deleted cache is never used.
+
+    Refused while another process holds a lock inside it (a preprocessed cache being built, a
+    download in progress): the locks are taken first and held until the folder is moved away."""
+    from ..locks import LOCK_SUFFIX, Lock
+
     trash = path.with_name(f".{path.name}.removing.{os.getpid()}.tmp")
-    os.replace(path, trash)
+    held: list[Lock] = []
+    try:
+        for lock_path in sorted({*path.glob(f"*{LOCK_SUFFIX}"), *path.glob(f"*/*{LOCK_SUFFIX}")}):
+            what = lock_path.parent if lock_path.name == LOCK_SUFFIX else lock_path.with_suffix("")
+            lock = Lock(lock_path, f"{what} (in the {path.name} cache)")
+            held.append(lock.acquire())
+        os.replace(path, trash)
+    finally:
+        for lock in held:
+            lock.release()
     shutil.rmtree(trash, ignore_errors=True)
 
 

@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
             Optional[Path], data_option("Dataset folder (default: where `stargan download celeba` puts it).")
         ] = None,
         split: Annotated[str, typer.Option("--split", help="Dataset images from the held-out test set or the training set.")] = "test",
-        n: Annotated[int, typer.Option("--n", help="Number of dataset images.", min=1)] = 16,
+        n: Annotated[int, typer.Option("--n", help="Number of dataset images.", min=1, max=10_000)] = 16,
         seed: Annotated[int, typer.Option("--seed", help="Which dataset images: same seed, same images.")] = 1234,
         no_detect: Annotated[bool, no_detect_option("Take each image as an aligned face crop (no face detection).")] = False,
         face: Annotated[
@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
             Optional[int], typer.Option("--font-size", help="Label text size. Default: cell size / 10 (10-22).", min=8, show_default=False)
         ] = None,
         gif: Annotated[bool, typer.Option("--gif", help="Write an animation per input (and model) instead of a sheet.")] = False,
-        frames: Annotated[int, typer.Option("--frames", help="Frames per move between two labels (--gif).", min=1)] = 8,
+        frames: Annotated[int, typer.Option("--frames", help="Frames per move between two labels (--gif).", min=1, max=240)] = 8,
         gif_mode: Annotated[
             str, typer.Option("--gif-mode", help="back: input -> each target -> input; chain: input -> target 1 -> target 2 ... -> input.")
         ] = "back",

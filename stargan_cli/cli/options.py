@@ -55,8 +55,8 @@ def data_option(help: str) -> Any:
 
 
 def batch_size_option(help: str, **extra: Any) -> Any:
-    """``--batch-size``: images (or faces) per batch on the device, at least 1."""
-    return typer.Option("--batch-size", help=help, min=1, **extra)
+    """``--batch-size``: images (or faces) per batch on the device, 1 to 4096."""
+    return typer.Option("--batch-size", help=help, min=1, max=4096, **extra)
 
 
 RecursiveOption = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders of folder inputs.")]

@@ -44,7 +44,12 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option("--host", help="Address to listen on. Anything but 127.0.0.1/localhost lets other machines use the page.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).", min=0, max=65535)] = 7860,
         no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open the page in a browser.")] = False,
-        max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest photo accepted, in MB.", min=0.1)] = 20.0,
+        max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest photo accepted, in MB.", min=0.1, max=1024)] = 20.0,
+        memory_mb: Annotated[float, typer.Option(
+            "--memory-mb", help="Memory for the photos kept, in MB: past it the least recently used are dropped "
+            "(the page then asks to upload them again).", min=16, max=1024 * 1024)] = 1024,
+        keep_minutes: Annotated[float, typer.Option(
+            "--keep-minutes", help="Drop a photo unused for this many minutes.", min=1, max=7 * 24 * 60)] = 60,
         device: DeviceOption = None,
     ) -> None:
         from ..app import INSTALL_HINT, missing_dependency
@@ -66,7 +71,7 @@ def register(app: typer.Typer) -> None:
             highlight=False, soft_wrap=True,
         )
         sock = serving.bind(host, port)
-        engine = Engine(models, max_bytes=int(max_upload_mb * 2**20))
+        engine = Engine(models, max_bytes=int(max_upload_mb * 2**20), memory_mb=memory_mb, keep_minutes=keep_minutes)
         loopback = serving.is_loopback(host)
         server = serving.server(create_app(engine, allowed_hosts=[*serving.LOOPBACK_NAMES] if loopback else None))
         url = serving.url_of(sock, host)

@@ -271,21 +271,27 @@ def load_or_build(
     return cache
 
 
+BUILD_LOCK_NAME = ".lock"
+
+
 @contextmanager
 def _build_lock(directory: Path) -> Iterator[None]:
-    """Exclusive lock on ``directory`` while building (released by the OS if the process dies).
+    """Hold ``directory``'s build lock (waiting for another builder, such as a DDP rank). The
+    lock names this process to ``stargan cache clear``, which refuses to clear a cache being
+    built; a clear that moved the folder away just before we locked it is survived by making
+    the folder again."""
+    from ..locks import Lock
 
-    Without ``fcntl`` (Windows) concurrent builds are still safe, only wasteful: each writes
-    its own temporary file and the renames replace identical content.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(directory / ".lock", "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    lock = Lock(directory / BUILD_LOCK_NAME, f"the preprocessed cache {directory}")
+    for attempt in range(10):
+        directory.mkdir(parents=True, exist_ok=True)
         try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            lock.acquire(wait=None)
+            break
+        except FileNotFoundError:  # the folder was cleared between mkdir and lock
+            if attempt == 9:
+                raise
+    try:
+        yield
+    finally:
+        lock.release()

@@ -12,7 +12,7 @@ from ..errors import UsageError
 from .columns import INPUT_HEADER, Column
 from .files import save_animation
 from .inputs import GridInput
-from .layout import SheetStyle, fit_cell
+from .layout import SheetStyle, check_sheet_fits, fit_cell
 from .models import GridModel
 from .sheet import Progress
 from .text import fit_lines, line_height, mark_color, text_color, text_width
@@ -113,6 +113,7 @@ def animation_frames(
     ends = {-1: start_label, **dict(enumerate(targets))}
     labels = [interpolate(ends[s.start], ends[s.end], s.t) for s in schedule]
     style = style or SheetStyle(cell_size=model.image_size, labels=False)
+    check_sheet_fits(style.cell_size, style.cell_size, pictures=len(schedule))
     images: list[Image.Image] = []
     for start in range(0, len(labels), batch_size):
         chunk = labels[start : start + batch_size]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from PIL import Image
 
 from ..errors import StarganError, UsageError
-from ..fileio import atomic_write
+from ..fileio import file_in_the_way
+from ..images import write_image
 from .inputs import GridInput
 from .models import GridModel
 
@@ -39,7 +40,7 @@ def save_animation(
         options.update(lossless=False, quality=90)
     else:
         options.update(optimize=False, disposal=1)
-    return _write(path, lambda tmp: images[0].save(tmp, format=fmt, **options))
+    return _write(path, images[0], fmt, options)
 
 
 def animation_paths(
@@ -85,7 +86,7 @@ def check_output(path: str | os.PathLike, formats: Mapping[str, str], overwrite:
         raise UsageError(f"-o {path}: name a {' or '.join(formats)} file")
     if path.is_dir():
         raise StarganError(f"-o {path} is a folder: name a file")
-    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    blocker = file_in_the_way(path)
     if blocker is not None:
         raise StarganError(f"-o {path}: {blocker} is a file, not a folder; choose another path")
     if path.exists() and not overwrite:
@@ -105,12 +106,12 @@ def save_sheet(sheet: Image.Image, path: str | os.PathLike, *, quality: int = 95
             f"(at most {JPEG_MAX_SIDE} per side): write a .png, or use fewer images or a smaller --cell-size"
         )
     options = {"quality": quality} if fmt == "JPEG" else {}
-    return _write(path, lambda tmp: sheet.save(tmp, format=fmt, **options))
+    return _write(path, sheet, fmt, options)
 
 
-def _write(path: Path, write: Callable[[Path], object]) -> Path:
-    """:func:`atomic_write` with a file-system failure (disk full, no permission) as one line."""
+def _write(path: Path, image: Image.Image, fmt: str, options: Mapping[str, Any]) -> Path:
+    """:func:`write_image` with a file-system failure (disk full, no permission) as one line."""
     try:
-        return atomic_write(path, write)
+        return write_image(image, path, fmt, **options)
     except OSError as err:
         raise StarganError(f"cannot write {path}: {err.strerror or err}") from None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from PIL import Image
 
-from ..attributes import CELEBA_ATTRIBUTES, resolve_attribute, split_names
+from ..attributes import CELEBA_ATTRIBUTES, resolve_attribute, split_names, target_set
 from ..errors import StarganError, UsageError
 from .models import GridModel
 
@@ -39,7 +39,9 @@ def source_names(text: str | None, models: Sequence[GridModel]) -> list[str] | N
     if [n.lower() for n in names] == ["none"]:
         return []
     pool = list(dict.fromkeys([*(a for m in models for a in m.translator.attributes), *CELEBA_ATTRIBUTES]))
-    return [resolve_attribute(n, pool) for n in names]
+    resolved = [resolve_attribute(n, pool) for n in names]
+    target_set([(n, 1.0) for n in resolved])  # refuses two hair colours on, as translate does
+    return resolved
 
 
 def _source_for(translator: "Translator", names: Sequence[str]) -> list[float]:

@@ -11,7 +11,9 @@ from typing import Any, Sequence
 
 from PIL import Image, ImageDraw
 
+from ..checkpoints import CONFIG_LIMITS
 from ..errors import UsageError
+from ..memory import check_fits
 from .text import (
     MIN_FONT, RGB, ellipsize, fit_lines, line_height, load_font, mark_color, text_color, text_width, wrap_text,
 )
@@ -19,6 +21,21 @@ from .text import (
 
 # A long title wraps onto at most this many lines (the last one shortened with an ellipsis).
 TITLE_LINES = 4
+# Upper bounds of the style's sizes: a cell as large as the largest model, fonts and gaps far
+# past any real sheet. What the whole sheet needs is checked against memory (check_sheet_fits).
+MAX_CELL = CONFIG_LIMITS["image_size"][1]
+MAX_PADDING = 1024
+MAX_FONT = 512
+# Bytes a sheet takes per pixel at its peak: the RGB picture and its encoded copy, with room.
+_SHEET_BYTES_PER_PIXEL = 9
+
+
+def check_sheet_fits(width: int, height: int, pictures: int = 1) -> None:
+    """Refuse, in one line and before anything is drawn, ``pictures`` sheets (animation frames)
+    of ``width`` x ``height`` that would not fit in the machine's memory."""
+    what = f"a {width}x{height} sheet" + (f" x {pictures} frames" if pictures > 1 else "")
+    check_fits(_SHEET_BYTES_PER_PIXEL * width * height * pictures, what,
+               "use fewer images, a smaller --cell-size or --padding, or --no-labels")
 
 
 @dataclass(frozen=True)
@@ -37,12 +54,12 @@ class SheetStyle:
     font_size: int | None = None
 
     def __post_init__(self) -> None:
-        if self.cell_size < 8:
-            raise UsageError(f"--cell-size must be at least 8 px, not {self.cell_size}")
-        if self.padding < 0:
-            raise UsageError(f"--padding must be 0 or more, not {self.padding}")
-        if self.font_size is not None and self.font_size < MIN_FONT:
-            raise UsageError(f"--font-size must be at least {MIN_FONT}, not {self.font_size}")
+        if not 8 <= self.cell_size <= MAX_CELL:
+            raise UsageError(f"--cell-size must be between 8 and {MAX_CELL} px, not {self.cell_size}")
+        if not 0 <= self.padding <= MAX_PADDING:
+            raise UsageError(f"--padding must be between 0 and {MAX_PADDING} px, not {self.padding}")
+        if self.font_size is not None and not MIN_FONT <= self.font_size <= MAX_FONT:
+            raise UsageError(f"--font-size must be between {MIN_FONT} and {MAX_FONT}, not {self.font_size}")
 
     @property
     def text_size(self) -> int:
@@ -190,6 +207,7 @@ def render_sheet(
     rows = len(cells)
     columns = max((len(r) for r in cells), default=0)
     layout = plan_layout(rows, columns, style, column_labels, row_labels, title, group_size)
+    check_sheet_fits(layout.width, layout.height)
     sheet = Image.new("RGB", (layout.width, layout.height), style.background)
     draw = ImageDraw.Draw(sheet)
     for r, row in enumerate(cells):

@@ -10,7 +10,7 @@ from PIL import Image
 from ..errors import StarganError, UsageError
 from .columns import INPUT_HEADER, Column, default_columns
 from .inputs import GridInput
-from .layout import SheetStyle, render_sheet
+from .layout import SheetStyle, check_sheet_fits, plan_layout, render_sheet
 from .models import GridModel
 from .text import RGB, parse_color
 
@@ -130,6 +130,8 @@ def make_sheet(
         cell_size=cell_size or default_cell_size(models), padding=padding,
         background=parse_color(background), labels=labels, font_size=font_size,
     )
+    bare = plan_layout(max(1, len(inputs) * len(models)), len(columns) + 1, style)  # labels only add to it
+    check_sheet_fits(bare.width, bare.height)
     data = translate_cells(models, inputs, columns, batch_size=batch_size, progress=progress)
     return render_sheet(
         data.cells, style, data.column_labels, data.row_labels, title=data.title, group_size=data.group_size

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
+from ..checkpoints import CONFIG_LIMITS
 from ..choices import ADVERSARIAL_LOSSES, DATASETS, G_OUTPUTS, NORMS, PRECISIONS, SCHEDULES, UPSAMPLES
 from ..errors import StarganError, UsageError
 from ..models.config import JsonSettings
@@ -22,6 +23,15 @@ RESUMABLE_OVERRIDES = frozenset({
     "save_every_seconds", "sample_every", "log_every", "tensorboard", "quiet", "use_cache",
     "cuda_graphs", "compile", "channels_last",  # how fast, not what is computed
 })
+
+
+# Upper bounds of the size settings: the model's from the checkpoint rule (a model past them
+# cannot be loaded anyway), the rest far past any real run. Memory is estimated separately.
+_UPPER_LIMITS: dict[str, int] = {
+    **{name: high for name, (_, high) in CONFIG_LIMITS.items()},
+    "batch_size": 4096, "sample_count": 256, "n_critic": 100, "keep": 100_000,
+}
+MAX_WORKERS = 256
 
 
 @dataclass
@@ -137,6 +147,9 @@ class TrainConfig(JsonSettings):
         for name in ("image_size", "g_conv_dim", "d_conv_dim", "g_repeat", "d_repeat", "iters",
                      "n_critic", "save_every", "keep", "sample_every", "log_every", "sample_count"):
             need(int(getattr(self, name)) >= 1, f"--{name.replace('_', '-')} must be at least 1")
+        for name, high in _UPPER_LIMITS.items():
+            need(int(getattr(self, name)) <= high, f"--{name.replace('_', '-')} must be at most {high:,}, "
+                 f"not {getattr(self, name):,}")
         need(self.batch_size >= 2, "--batch-size must be at least 2 (targets are a permutation of the batch's labels)")
         need(self.decay_iters >= 0, "--decay-iters must be 0 or more")
         need(0 <= self.warmup_iters < self.iters, "--warmup-iters must be 0 or more and less than --iters")
@@ -151,7 +164,8 @@ class TrainConfig(JsonSettings):
         for name in ("g_lr", "d_lr", "lambda_cls", "lambda_rec", "lambda_gp", "lambda_mask", "lambda_mask_tv"):
             need(float(getattr(self, name)) >= 0, f"--{name.replace('_', '-')} must not be negative")
         need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "--beta1 and --beta2 must be in [0, 1)")
-        need(self.num_workers is None or self.num_workers >= 0, "--num-workers must be 0 or more")
+        need(self.num_workers is None or 0 <= self.num_workers <= MAX_WORKERS,
+             f"--num-workers must be between 0 and {MAX_WORKERS}")
         for name in ("time_budget", "save_every_seconds"):
             value = getattr(self, name)
             need(value is None or float(value) > 0, f"{name} must be above 0 seconds")
@@ -177,11 +191,17 @@ def read_run_config(run_dir: str | Path) -> TrainConfig:
     if not Path(run_dir).is_dir():
         raise StarganError(f"{run_dir} is not a training run folder: it does not exist")
     if not path.is_file():
+        if {p.name for p in Path(run_dir).iterdir()} <= {".lock"}:
+            raise StarganError(
+                f"{run_dir} holds no training run: one was stopped before it saved its settings; "
+                f"start it again with stargan train --out {run_dir} and its flags"
+            )
         raise StarganError(f"{run_dir} is not a training run folder (it has no {CONFIG_NAME})")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return TrainConfig.from_dict(data["train"])
-    except (ValueError, KeyError, TypeError) as err:
+        # Checked like a checkpoint's config: absurd sizes must not reach the allocator.
+        return TrainConfig.from_dict(data["train"]).validate()
+    except (ValueError, KeyError, TypeError, AttributeError, StarganError) as err:
         raise StarganError(f"{path} is damaged ({err}); it cannot be resumed") from None
 
 

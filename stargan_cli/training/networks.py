@@ -111,3 +111,43 @@ def unwrap_ddp(nets: Networks) -> None:
     if nets.G_train is not nets.G:
         nets.G_train, nets.D_train = nets.G, nets.D
         gc.collect()
+
+
+# Bytes per parameter while training: fp32 weight, gradient and Adam's two moments.
+_TRAIN_BYTES_PER_PARAMETER = 16
+# Activations kept for backward per image, as multiples of one forward pass's outputs: G runs
+# twice (translation and reconstruction), D three times (real, fake, the gradient penalty's
+# interpolation, whose double backward keeps about as much again).
+_G_PASSES, _D_PASSES = 2, 4
+
+
+def training_bytes(config: ModelConfig, batch_size: int) -> int:
+    """An estimate of the memory a training step of ``config`` takes: the parameters with
+    their gradients and optimizer state, plus the activations of ``batch_size`` images. Built
+    and run on torch's ``meta`` device, which allocates nothing."""
+    with torch.device("meta"):
+        G, D = build_generator(config), build_discriminator(config)
+        x = torch.empty(1, 3, config.image_size, config.image_size)
+        c = torch.empty(1, config.c_dim)
+        params = sum(p.numel() for p in (*G.parameters(), *D.parameters()))
+        per_image = _G_PASSES * _activations(G, x, c) + _D_PASSES * _activations(D, x)
+    return _TRAIN_BYTES_PER_PARAMETER * params + 4 * batch_size * per_image
+
+
+def _activations(module: nn.Module, *inputs: torch.Tensor) -> int:
+    """Elements output by ``module``'s leaf layers for ``inputs`` (one forward pass)."""
+    total = 0
+
+    def count(_module: nn.Module, _inputs: Any, output: Any) -> None:
+        nonlocal total
+        for out in output if isinstance(output, (tuple, list)) else (output,):
+            if isinstance(out, torch.Tensor):
+                total += out.numel()
+
+    hooks = [m.register_forward_hook(count) for m in module.modules() if not list(m.children())]
+    try:
+        module(*inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total

@@ -33,7 +33,18 @@ def checkpoint_path(run_dir: Path, step: int) -> Path:
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """``(step, path)`` of the run's periodic checkpoints, oldest first."""
+    """``(step, path)`` of the run's periodic checkpoints, oldest first: files only (a folder
+    named like one is not a checkpoint, see :func:`not_checkpoints`)."""
+    return [(step, path) for step, path in _named_like_checkpoints(run_dir) if path.is_file()]
+
+
+def not_checkpoints(run_dir: Path) -> list[Path]:
+    """Things in ``checkpoints/`` named like a checkpoint that are not files (folders, sockets):
+    they are left alone."""
+    return [path for _, path in _named_like_checkpoints(run_dir) if not path.is_file()]
+
+
+def _named_like_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     folder = Path(run_dir) / CHECKPOINT_DIR
     found = []
     if folder.is_dir():
@@ -50,6 +61,9 @@ def latest_checkpoint(run_dir: Path, warn: Callable[[str], None] | None = None) 
     if not run_dir.is_dir():
         raise StarganError(f"cannot resume: {run_dir} does not exist")
     errors = []
+    for path in not_checkpoints(run_dir):
+        if warn is not None:
+            warn(f"skipping {path.name}: it is not a file (left alone)")
     for _, path in reversed(list_checkpoints(run_dir)):
         try:
             checkpoint = load_checkpoint(path)

@@ -12,8 +12,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..fileio import atomic_write
-from ..images import denormalize
+from ..images import denormalize, write_image
 
 PADDING = 2
 
@@ -41,4 +40,4 @@ def save_grid(grid: torch.Tensor, path: str | Path, quality: int = 95) -> Path:
     from PIL import Image
 
     image = Image.fromarray(grid.permute(1, 2, 0).cpu().numpy())
-    return atomic_write(path, lambda tmp: image.save(tmp, format="JPEG", quality=quality))
+    return write_image(image, path, "JPEG", quality=quality)

@@ -21,6 +21,7 @@ from ..errors import StarganError
 from ..fileio import atomic_write
 from ..label_layout import LabelPart, label_parts
 from ..locks import Lock, LockHeld
+from ..memory import check_fits, device_memory
 from ..models import ModelConfig
 from . import distributed, state
 from .augment import parse_policy
@@ -29,7 +30,7 @@ from .cuda_graphs import TrainStep
 from .distributed import DistInfo
 from .labels import grid_targets
 from .initial import initialise_from
-from .networks import Networks, build_networks, compile_networks, unwrap_ddp, wrap_ddp
+from .networks import Networks, build_networks, compile_networks, training_bytes, unwrap_ddp, wrap_ddp
 from .report import METRICS_NAME, MetricsLog, TensorBoardLog, open_tensorboard
 from .runs import FINAL_NAME, RUN_LOCK_NAME, latest_checkpoint, list_checkpoints, remove_temporaries
 from .schedule import LRSchedule
@@ -140,7 +141,11 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
             remove_temporaries(run_dir)
     else:
         run_dir = _new_run_dir(cfg, dist, stack)
+        distributed.barrier(dist)  # every process has checked the folder before it gains a config.json
+        if dist.is_main:
+            _write_first_config(cfg, run_dir, stack)
 
+    _check_memory(cfg, device)
     sources = _load_sources(cfg, dist)
     names = [n for s in sources for n in s.names]
     clashes = sorted({n for n in names if names.count(n) > 1})
@@ -212,6 +217,20 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
                    start_seconds=seconds, samples=samples, metrics=metrics, tensorboard=tensorboard, messages=messages)
 
 
+def _check_memory(cfg: TrainConfig, device: torch.device) -> None:
+    """Refuse, before any data is read or weight allocated, a model and batch whose training
+    would not fit in ``device``'s memory (the domains of a folder dataset are not known yet:
+    one stands for them, which changes the estimate by a few weights)."""
+    config = model_config_of(cfg, tuple(cfg.attrs) or ("domain",))
+    check_fits(
+        training_bytes(config, cfg.batch_size),
+        f"training a {cfg.image_size}px model (--g-conv-dim {cfg.g_conv_dim}, --g-repeat {cfg.g_repeat}, "
+        f"--d-conv-dim {cfg.d_conv_dim}) with --batch-size {cfg.batch_size} on {device}",
+        "lower --image-size, --g-conv-dim, --d-conv-dim, --g-repeat or --batch-size",
+        device_memory(device),
+    )
+
+
 def _new_run_dir(cfg: TrainConfig, dist: DistInfo, stack: ExitStack) -> Path:
     if cfg.out is not None:
         run_dir = Path(cfg.out).expanduser()
@@ -240,16 +259,19 @@ def _lock_run_dir(run_dir: Path, stack: ExitStack) -> None:
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = Lock(run_dir / RUN_LOCK_NAME, f"run folder {run_dir}")
-    try:
-        lock.acquire()
-    except LockHeld as err:
-        raise LockHeld(f"{err} (only one process may train in a run folder)", err.pid) from None
 
     def release() -> None:
         lock.release()
         if created and run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()
 
+    try:
+        lock.acquire()
+    except LockHeld as err:
+        raise LockHeld(f"{err} (only one process may train in a run folder)", err.pid) from None
+    except BaseException:
+        release()
+        raise
     stack.callback(release)
 
 
@@ -301,6 +323,25 @@ def _sample_images(cfg: TrainConfig, parts: list[DataPart], c_dim: int,
     images, labels = sample_batch(pool, cfg.sample_count, seed=cfg.seed)
     x = prepare_images(images.to(device), None, flip=False)
     return x, grid_targets(labels.to(device), [p.label for p in parts], first.label, c_dim)
+
+
+def _write_first_config(cfg: TrainConfig, run_dir: Path, stack: ExitStack) -> None:
+    """Write the run's settings at once, so that a run killed while it loads its data can be
+    resumed (from step 0). The full record replaces it later; a run that fails before then
+    removes it again (a failed start leaves no folder)."""
+    path = run_dir / CONFIG_NAME
+    text = json.dumps({"train": cfg.to_dict(), "stargan_version": __version__}, indent=2) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def remove_if_first() -> None:
+        try:
+            first = "model" not in json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if first:
+            path.unlink(missing_ok=True)
+
+    stack.callback(remove_if_first)
 
 
 def _write_config(cfg: TrainConfig, run_dir: Path, model_config: ModelConfig, device: torch.device,

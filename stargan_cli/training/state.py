@@ -181,7 +181,12 @@ def save(session: SavedRun, step: int, final: bool = False, data_states: list[di
               "world_size": session.dist.world_size,
               "saved": datetime.now().isoformat(timespec="seconds")},
     )
-    path = save_checkpoint(checkpoint, checkpoint_path(run_dir, step))
+    path = checkpoint_path(run_dir, step)
+    if path.exists() and not path.is_file():  # not ours: leave it alone
+        session.messages.warn(f"{path} is not a file: left alone, the checkpoint of step {step} "
+                              + ("goes to final.pt only" if final else "is not saved"))
+        return save_checkpoint(checkpoint, run_dir / FINAL_NAME) if final else None
+    path = save_checkpoint(checkpoint, path)
     if final:
         link_or_copy(path, run_dir / FINAL_NAME)
     for _, old in list_checkpoints(run_dir)[: -session.config.keep]:
