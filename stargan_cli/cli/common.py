@@ -11,12 +11,19 @@ from rich.markup import escape
 console = Console()
 err_console = Console(stderr=True)
 
+def _device_name(name: Optional[str]) -> Optional[str]:
+    from ..devices import check_device_name
+
+    return check_device_name(name)  # an unknown name stops the command before anything loads
+
+
 DeviceOption = Annotated[
     Optional[str],
     typer.Option(
         "--device",
         help="Where to compute: auto (default: cuda > mps > cpu), cpu, cuda, cuda:N or mps.",
         show_default=False,
+        callback=_device_name,
     ),
 ]
 
