@@ -347,3 +347,23 @@ def test_folder_of_only_earlier_outputs_of_a_custom_model_is_an_error(tmp_path, 
     result = run(folder, "--to", "dogs", "-m", path)
     assert result.exit_code == 1, result.output
     assert "nothing to translate" in error_line(result)
+
+
+def test_report_lines_on_a_terminal_start_their_own_line_above_the_bar(photo, ckpt, monkeypatch):
+    """stdout and the bar's stderr on one terminal: the per-file line is not glued to the bar."""
+    import io
+
+    from rich.console import Console
+
+    from stargan_cli.cli import translate as translate_cli
+
+    screen = io.StringIO()
+    terminal = dict(file=screen, force_terminal=True, width=100)
+    monkeypatch.setattr(translate_cli, "console", Console(**terminal))
+    monkeypatch.setattr(translate_cli, "err_console", Console(stderr=True, **terminal))
+    result = run(photo, "--to", "Young", "-m", ckpt)
+    assert result.exit_code == 0, result.output
+    raw = screen.getvalue()
+    assert "Translating" in raw  # the live bar was drawn
+    line = raw.index(f"{photo}: 1 face found")
+    assert raw[:line].endswith(("\n", "\x1b[2K")), repr(raw[line - 40:line])

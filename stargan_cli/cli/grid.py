@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
         from .. import grid as lib
-        from ..progress import make_progress
+        from ..progress import make_progress, print_line
 
         if dataset is None and not inputs:
             raise UsageError("no input given: name image files or folders, or use --dataset celeba")
@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
 
                 def written(path: Path, count: int) -> None:
                     progress.advance(task)
-                    progress.console.print(escape(f"{path}: {count} frames"), highlight=False)
+                    print_line(progress, console, escape(f"{path}: {count} frames"), highlight=False)
 
                 lib.write_animations(
                     plan, models, grid_inputs, columns, frames=frames, mode=gif_mode, style=style,

@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         from ..image_files import InputFile, collect_inputs, example_image_path, looks_like_output
         from ..model_store import check_targets_early
         from ..output_plan import OutputPlan, write_outputs
-        from ..progress import make_progress
+        from ..progress import make_progress, print_line
         from ..translate import Translator, check_request
 
         check_request(to, all_domains=all_domains, detect=not no_detect, face=face, paste=paste, batch_size=batch_size)
@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
                 done += 1
                 shown = f"{item.path.name} (bundled example)" if item.path == example_path else str(item.path)
                 summary = _summary(translator, result, shown, no_detect, [p for p, _ in outputs])
-                console.print(summary, highlight=False, soft_wrap=True)  # stdout; above the bar on a terminal
+                print_line(progress, console, summary, highlight=False, soft_wrap=True)  # above a live bar
         total = len(files) + len(failures)
         if failed:
             if total > 1:
