@@ -18,6 +18,7 @@ from stargan_cli.translate import Translator
 
 runner = CliRunner()
 ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+DEFAULT_TARGETS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male=flip", "Young=flip")  # --all
 
 
 @pytest.fixture
@@ -157,7 +158,7 @@ def test_example_with_all_writes_each_target_and_a_strip(tmp_path, ckpt, monkeyp
     monkeypatch.chdir(tmp_path)
     result = run("--example", "--all", "-m", ckpt)
     assert result.exit_code == 0, result.output
-    for name in ATTRS:
+    for name in DEFAULT_TARGETS:
         assert Image.open(tmp_path / f"astronaut.{name}.png").size == (512, 512)
     width, height = Image.open(tmp_path / "astronaut.all.png").size
     assert width > 256 * 6 and 256 < height < 256 + 80  # readable cells under a row of labels
@@ -286,7 +287,7 @@ def test_output_file_format_follows_suffix(photo, ckpt, tmp_path):
     assert Image.open(tmp_path / "x.jpg").format == "JPEG"
     result = run(photo, "--all", "-m", ckpt, "-o", tmp_path / "set.png")
     assert result.exit_code == 0
-    assert {p.name for p in tmp_path.glob("set.*.png")} == {f"set.{a}.png" for a in (*ATTRS, "all")}
+    assert {p.name for p in tmp_path.glob("set.*.png")} == {f"set.{a}.png" for a in (*DEFAULT_TARGETS, "all")}
 
 
 def test_help_mentions_face_numbering():
@@ -367,3 +368,28 @@ def test_report_lines_on_a_terminal_start_their_own_line_above_the_bar(photo, ck
     assert "Translating" in raw  # the live bar was drawn
     line = raw.index(f"{photo}: 1 face found")
     assert raw[:line].endswith(("\n", "\x1b[2K")), repr(raw[line - 40:line])
+
+
+def test_all_names_flipped_targets_as_flips_never_as_turned_on(photo, ckpt, tmp_path):
+    """A face that is male: --all's flipped Male is NAME.Male=flip.png (the pixels of --to
+    Male=0), never NAME.Male.png, which is --to Male's name (Male turned on)."""
+    out = tmp_path / "all"
+    result = run(photo, "--all", "--source-attrs", "Male", "-m", ckpt, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"me.{t}.png" for t in (*DEFAULT_TARGETS, "all"))
+    result = run(photo, "--to", "Male=0", "--source-attrs", "Male", "-m", ckpt, "-o", tmp_path / "off.png")
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(pixels(out / "me.Male=flip.png"), pixels(tmp_path / "off.png"))
+    # and translating that folder again skips these outputs as ours
+    again = run(out, "--to", "Young", "-m", ckpt, "-o", tmp_path / "again")
+    assert again.exit_code == 1 and not (tmp_path / "again").exists()
+
+
+def test_one_name_for_a_flip_in_files_strip_and_grid(ckpt):
+    from stargan_cli.attributes import flipped_name
+    from stargan_cli.grid import default_columns
+
+    translator = Translator(ckpt, device="cpu")
+    names = [name for name, _ in translator.domain_targets([0, 1, 0, 1, 0])]
+    assert names == [*ATTRS[:3], flipped_name("Male"), flipped_name("Young")] == list(DEFAULT_TARGETS)
+    assert [c.name for c in default_columns([translator.config])] == names
