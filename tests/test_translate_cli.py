@@ -393,3 +393,19 @@ def test_one_name_for_a_flip_in_files_strip_and_grid(ckpt):
     names = [name for name, _ in translator.domain_targets([0, 1, 0, 1, 0])]
     assert names == [*ATTRS[:3], flipped_name("Male"), flipped_name("Young")] == list(DEFAULT_TARGETS)
     assert [c.name for c in default_columns([translator.config])] == names
+
+
+def test_a_target_the_face_already_has_is_said_and_points_to_source_attrs(photo, ckpt, tmp_path):
+    result = run(photo, "--to", "Male", "--source-attrs", "Male,Young", "-m", ckpt, "-o", tmp_path / "a.png")
+    assert result.exit_code == 0, result.output
+    assert f"{photo}: nothing changes, the face has Male already" in result.stdout
+    assert "--source-attrs" in result.stdout.split("nothing changes", 1)[1]
+    changed = run(photo, "--to", "Male=0", "--source-attrs", "Male,Young", "-m", ckpt, "-o", tmp_path / "b.png")
+    assert changed.exit_code == 0 and "nothing changes" not in changed.stdout
+
+
+def test_a_face_estimated_to_have_no_attribute_says_so_in_words(photo, ckpt, monkeypatch):
+    monkeypatch.setattr(Translator, "label_from_scores", lambda self, scores: [0.0] * len(scores))
+    result = run(photo, "--to", "Male", "-m", ckpt)
+    assert result.exit_code == 0, result.output
+    assert "estimated to have none of the 5 attributes" in result.stdout and "estimated none" not in result.stdout

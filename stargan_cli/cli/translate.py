@@ -41,9 +41,24 @@ Examples:
 def _describe_source(translator: "Translator", face) -> str:
     on = [a for a, v in zip(translator.attributes, face.source_label) if v > 0.5]
     if face.estimated:
-        shown = ", ".join(f"{a} {face.source[a]:.2f}" for a in on) or "none"
-        return f"estimated {shown}"
-    return f"given {', '.join(on) or 'none'}"
+        shown = ", ".join(f"{a} {face.source[a]:.2f}" for a in on)
+        return f"estimated {shown}" if on else f"estimated to have none of the {len(translator.attributes)} attributes"
+    return f"given {', '.join(on)}" if on else "given no attribute"
+
+
+def _unchanged_note(translator: "Translator", result: "TranslationResult", name: str, to: list[str]) -> str | None:
+    """A line for the faces that ``to`` asks nothing of, as they already have it (the output is
+    then the face as it is), pointing to --source-attrs; None when every face changes."""
+    targets = translator.parse_targets(to)
+    layout = translator.layout
+    same = [f for f in result.faces if layout.target_label(f.source_label, targets) == layout.start_label(f.source_label)]
+    if not same:
+        return None
+    asked = " and ".join(f"{a}={v:g}" if v != 1 else a for a, v in targets.items())
+    faces = "the face" if len(result.faces) == 1 else "face " + ", ".join(str(f.number) for f in same)
+    how = "is estimated to have" if any(f.estimated for f in same) else "has"
+    return (f"{name}: nothing changes, {faces} {how} {asked} already; if that is wrong, "
+            "give its attributes with --source-attrs")
 
 
 def register(app: typer.Typer) -> None:
@@ -100,6 +115,7 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[int, batch_size_option("Faces per batch on the device.")] = 16,
         device: DeviceOption = None,
     ) -> None:
+        from rich.markup import escape
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
         from ..attributes import CELEBA_ATTRIBUTES, target_name
@@ -183,6 +199,9 @@ def register(app: typer.Typer) -> None:
                 shown = f"{item.path.name} (bundled example)" if item.path == example_path else str(item.path)
                 summary = _summary(translator, result, shown, no_detect, [p for p, _ in outputs])
                 print_line(progress, console, summary, highlight=False, soft_wrap=True)  # above a live bar
+                note = _unchanged_note(translator, result, shown, to) if to else None
+                if note:
+                    print_line(progress, console, escape(note), highlight=False, soft_wrap=True)
         total = len(files) + len(failures)
         if failed:
             if total > 1:
