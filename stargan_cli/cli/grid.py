@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         background: Annotated[str, typer.Option("--background", help="Background colour: name, #rrggbb or R,G,B.")] = "white",
         cell_size: Annotated[
             Optional[int],
-            typer.Option("--cell-size", help="Side of each cell in pixels. Default: the largest model's image size.", min=8, show_default=False),
+            typer.Option("--cell-size", help="Side of each cell in pixels. Default: the largest model's image size, at least 256.", min=8, show_default=False),
         ] = None,
         font_size: Annotated[
             Optional[int], typer.Option("--font-size", help="Label text size. Default: cell size / 10 (10-22).", min=8, show_default=False)
