@@ -528,7 +528,7 @@ def test_cli_headless_records_translated_face_over_untouched_background(face_vid
     out = tmp_path / "out.mp4"
     result = _cli([
         "--source", str(face_video), "--model", str(tiny_checkpoint), "--headless",
-        "--output", str(out), "--detect-every", "3", "--to", "Blond_Hair", "--to", "Male=0",
+        "--output", str(out), "--detect-every", "3", "--to", "Blond_Hair", "--to", "Male=0", "--cycle-every", "6",
     ])
     assert result.exit_code == 0, result.output
     assert "processed 12 frames" in result.output.lower() and "fps" in result.output
@@ -554,7 +554,7 @@ def test_cli_headless_records_translated_face_over_untouched_background(face_vid
     # An existing recording is kept unless --overwrite, as translate does.
     before = out.read_bytes()
     args = ["--source", str(face_video), "--model", str(tiny_checkpoint), "--headless", "--output", str(out),
-            "--max-frames", "2"]
+            "--max-frames", "2", "--to", "Young"]
     refused = _cli(args)
     assert refused.exit_code == 1 and "--overwrite" in refused.output and out.read_bytes() == before
     replaced = _cli([*args, "--overwrite"])
@@ -578,3 +578,24 @@ def test_ffmpeg_own_log_lines_are_silenced(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(broken)], capture_output=True, text=True, env=env, timeout=60)
     assert "could not be opened as a video" in done.stdout
     assert done.stderr.strip() == ""
+
+
+def test_cycle_every_moves_through_the_targets(face_video):
+    frames: list = []
+    source = open_source(face_video)
+    try:
+        run_webcam(source, FakeEngine(), WebcamOptions(cycle_every=3), on_frame=frames.append)
+    finally:
+        source.close()
+    assert [f.target for f in frames] == ["invert"] * 3 + ["flip"] * 3 + ["invert"] * 3 + ["flip"] * 3
+
+
+def test_headless_with_several_targets_needs_cycle_every(face_video, tiny_checkpoint):
+    for targets in (["--to", "Blond_Hair", "--to", "Male=0"], []):  # given, or the model's own
+        result = _cli(["--source", str(face_video), "--model", str(tiny_checkpoint), "--headless", *targets])
+        assert result.exit_code == 2, result.output
+        assert "no window to pick one" in result.output and "--cycle-every N" in result.output
+    result = _cli(["--source", str(face_video), "--model", str(tiny_checkpoint), "--headless", "--max-frames", "4",
+                   "--to", "Blond_Hair", "--to", "Male=0", "--cycle-every", "2"])
+    assert result.exit_code == 0, result.output
+    assert "2 target(s), the next every 2 frames" in result.output
