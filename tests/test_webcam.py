@@ -599,3 +599,29 @@ def test_headless_with_several_targets_needs_cycle_every(face_video, tiny_checkp
                    "--to", "Blond_Hair", "--to", "Male=0", "--cycle-every", "2"])
     assert result.exit_code == 0, result.output
     assert "2 target(s), the next every 2 frames" in result.output
+
+
+def test_max_frames_counts_frames_of_the_source_with_or_without_dropping(face_video, tmp_path):
+    source = open_source(face_video, limit=4)  # every frame: 4 read, 4 processed
+    try:
+        stats = run_webcam(source, FakeEngine(), WebcamOptions(detect_every=4))
+    finally:
+        source.close()
+    assert (stats.processed, stats.frames_read, stats.dropped) == (4, 4, 0)
+    out = tmp_path / "five.mp4"
+    source = open_source(face_video, realtime=True, limit=5)  # slower than the file: some dropped
+    try:
+        stats = run_webcam(source, FakeEngine(delay=0.15), WebcamOptions(detect_every=4, output=out))
+    finally:
+        source.close()
+    assert stats.frames_read == 5 and stats.processed + stats.dropped == 5
+    assert stats.frames_written == 5 == len(_read_video(out))
+
+
+def test_cli_realtime_max_frames_agrees_with_itself(face_video, tiny_checkpoint, tmp_path):
+    out = tmp_path / "rt.mp4"
+    result = _cli(["--source", str(face_video), "--model", str(tiny_checkpoint), "--headless", "--realtime",
+                   "--max-frames", "5", "--to", "Young", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "read 5," in result.output and f"Recorded {out} (5 frames)" in result.output.replace("\n", " ")
+    assert "Translating frames: 5/5 frames (100%)" in result.output  # the progress counts them too

@@ -75,7 +75,10 @@ def register(app: typer.Typer) -> None:
         ] = False,
         max_frames: Annotated[
             Optional[int],
-            typer.Option("--max-frames", min=1, help="Stop after N processed frames.", show_default=False),
+            typer.Option(
+                "--max-frames", min=1, show_default=False,
+                help="Stop after N frames of the source (with frames dropped when behind, those count too).",
+            ),
         ] = None,
         cycle_every: Annotated[
             Optional[int],
@@ -145,7 +148,7 @@ def register(app: typer.Typer) -> None:
             raise StarganError(f"--snapshots {snapshots} is a file: give a folder")
 
         # The source first: a missing camera is reported before a model is downloaded.
-        frames = open_source(spec, realtime=realtime)
+        frames = open_source(spec, realtime=realtime, limit=max_frames)
         try:
             translator = Translator.from_pretrained(model, device=device, half=half)
             engine = ModelEngine(translator, to, source_attrs=source_attrs)
@@ -211,4 +214,5 @@ def _file_progress(frames, max_frames: int | None) -> Iterator[Callable[..., Non
     )
     with progress:
         task = progress.add_task("Translating frames", total=total)
-        yield lambda result: progress.advance(task)
+        # Counted in frames of the file: one processed, plus those dropped just before it.
+        yield lambda result: progress.advance(task, 1 + result.skipped)
