@@ -427,7 +427,7 @@ def test_other_host_is_warned_about(ckpt, monkeypatch):
     monkeypatch.setattr(uvicorn.Server, "run", ctrl_c)
     result = runner.invoke(cli_app, ["app", "-m", str(ckpt), "--host", "0.0.0.0", "--port", "0", "--no-browser",
                                      "--device", "cpu"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 130, result.output  # Ctrl-C, as every command
     assert "Warning: listening on 0.0.0.0: anyone who can reach this machine" in " ".join(result.output.split())
     assert "Stopped." in result.output
 
@@ -467,9 +467,11 @@ def test_command_serves_on_loopback_and_stops_cleanly_on_ctrl_c(ckpt, tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0, out
+    assert process.returncode == 130, out  # the README's code for Ctrl-C
     assert "Stopped." in out and "Traceback" not in out
-    assert list(temp.iterdir()) == []  # the temp folder is gone
+    # The app's temp folder is gone. (torch itself may leave a torchinductor_<user> cache folder
+    # in TMPDIR: that is not ours to remove.)
+    assert [p for p in temp.iterdir() if not p.name.startswith("torchinductor_")] == []
 
 
 # ---- under load: odd JSON, parallel uploads, many users ------------------------------------

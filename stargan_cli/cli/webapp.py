@@ -91,11 +91,14 @@ def register(app: typer.Typer) -> None:
                     time.sleep(0.05)
 
             threading.Thread(target=open_when_ready, daemon=True).start()
+        interrupted = False
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled once it has stopped
-            pass
+            interrupted = True
         finally:
             engine.close()
             sock.close()
         console.print("Stopped.", highlight=False)
+        if interrupted or server.should_exit:  # (older uvicorn returns without re-raising)
+            raise typer.Exit(130)  # Ctrl-C ends every command with 130, a served page too
