@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -23,6 +24,15 @@ def test_help_lists_every_subcommand():
     assert result.exit_code == 0
     for name in ("download", "train", "translate", "grid", "webcam", "info", "eval"):
         assert name in result.output
+
+
+def test_help_summary_names_every_command():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "80"})
+    summary, commands = result.output.split("Options:")[0], result.output.split("Commands:")[1]
+    listed = [line.split()[0] for line in commands.splitlines() if line.startswith("  ") and line[2] != " "]
+    assert {"app", "info", "cache", "translate"} <= set(listed)
+    for name in listed:
+        assert re.search(rf"\b{name}\b", summary), (name, summary)
 
 
 def test_version():
