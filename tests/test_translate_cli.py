@@ -409,3 +409,38 @@ def test_a_face_estimated_to_have_no_attribute_says_so_in_words(photo, ckpt, mon
     result = run(photo, "--to", "Male", "-m", ckpt)
     assert result.exit_code == 0, result.output
     assert "estimated to have none of the 5 attributes" in result.stdout and "estimated none" not in result.stdout
+
+
+def test_the_model_lines_read_at_80_columns(photo, ckpt, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from stargan_cli.cli import translate as translate_cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(translate_cli, "console", Console(file=screen, width=80))
+    result = run(photo, "--to", "Young", "-m", ckpt)
+    assert result.exit_code == 0, result.output
+    lines = screen.getvalue().splitlines()
+    assert lines[0] == f"Model: tiny ({Translator(ckpt, device='cpu').config.describe()}) on cpu"
+    assert lines[1] == "  attributes: " + ", ".join(ATTRS)
+
+
+def test_a_long_attribute_list_wraps_between_names():
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from stargan_cli.attributes import CELEBA_ATTRIBUTES
+    from stargan_cli.cli.common import model_lines
+
+    config = SimpleNamespace(describe=lambda: "128px concat wgan-gp 40 attrs")
+    translator = SimpleNamespace(config=config, device="cpu", attributes=CELEBA_ATTRIBUTES)
+    screen = io.StringIO()
+    Console(file=screen, width=80).print(model_lines("celeba-40", translator), highlight=False)
+    lines = screen.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80 and len(lines) > 3
+    words = " ".join(lines).replace(",", " ").split()
+    assert all(name in words for name in CELEBA_ATTRIBUTES)  # none cut in two

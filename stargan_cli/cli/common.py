@@ -28,6 +28,17 @@ DeviceOption = Annotated[
 ]
 
 
+def model_lines(name: str, translator) -> str:
+    """What a command says about the model it loaded, in two lines that read at 80 columns:
+    ``Model: NAME (64px concat hinge 5 attrs) on cpu``, then its attributes (a long list is
+    wrapped between names by the console, never inside one)."""
+    config = translator.config
+    return escape(
+        f"Model: {name} ({config.describe()}) on {translator.device}\n"
+        f"  attributes: {', '.join(translator.attributes)}"
+    )
+
+
 def print_error(message: str | None, console: Console | None = None) -> None:
     """One ``Error: message`` line on stderr (or on ``console``, e.g. a progress bar's)."""
     (console or err_console).print(f"[bold red]Error:[/] {escape(message or '')}", highlight=False, soft_wrap=True)

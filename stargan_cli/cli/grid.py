@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import StarganError, UsageError
-from .common import DeviceOption, console, err_console
+from .common import DeviceOption, console, err_console, model_lines
 from .options import (
     OverwriteOption, RecursiveOption, batch_size_option, data_option, face_option, model_option, no_detect_option,
     output_option, source_attrs_option, to_option,
@@ -154,11 +154,7 @@ def register(app: typer.Typer) -> None:
 
         models = lib.load_models(model or [], device)
         for m in models:
-            config = m.translator.config
-            console.print(
-                escape(f"Model {m.name}: {', '.join(config.attributes)} ({config.describe()}) on {m.translator.device}"),
-                highlight=False,
-            )
+            console.print(model_lines(m.name, m.translator), highlight=False)
         columns = (
             lib.parse_columns(to, [m.translator.attributes for m in models])
             if to else lib.default_columns([m.translator.config for m in models])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..errors import StarganError, UsageError
-from .common import DeviceOption, console, err_console, print_error
+from .common import DeviceOption, console, err_console, model_lines, print_error
 from .options import (
     OverwriteOption, RecursiveOption, batch_size_option, face_option, model_option, no_detect_option, output_option,
     paste_option, source_attrs_option, to_option,
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
 
         from ..attributes import CELEBA_ATTRIBUTES, target_name
         from ..image_files import InputFile, collect_inputs, example_image_path, looks_like_output
-        from ..model_store import check_targets_early
+        from ..model_store import DEFAULT_MODEL, check_targets_early, display_names
         from ..output_plan import OutputPlan, write_outputs
         from ..progress import make_progress, print_line
         from ..translate import Translator, check_request
@@ -168,10 +168,7 @@ def register(app: typer.Typer) -> None:
             [f.path for f in files], to=to, all_domains=all_domains, source=source_attrs,
             detect=not no_detect, face=face, batch_size=batch_size, paste=paste,
         )
-        console.print(
-            f"Model: {', '.join(translator.attributes)} ({translator.config.describe()}) on {translator.device}",
-            highlight=False, soft_wrap=True,
-        )
+        console.print(model_lines(display_names([model or DEFAULT_MODEL])[0], translator), highlight=False)
         by_key = {f.path: f for f in files}
         written: dict[Path, Path] = {}
         done = 0
