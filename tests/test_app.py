@@ -92,6 +92,15 @@ def test_page_and_its_assets_are_served(client):
     assert client.get("/static/app.css").status_code == 200
 
 
+def test_the_page_has_an_icon_and_favicon_ico_is_no_404(client):
+    page = client.get("/").text
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page).group(1)
+    for path in ("/" + icon, "/favicon.ico"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
+        assert response.content.startswith(b"<svg")
+
+
 def test_models_describe_the_controls(client, ckpt):
     data = client.get("/api/models").json()
     assert data["models"] == ["tiny"] and data["default"] == "tiny"
