@@ -49,12 +49,14 @@ def _describe_source(translator: "Translator", face) -> str:
 def _unchanged_note(translator: "Translator", result: "TranslationResult", name: str, to: list[str]) -> str | None:
     """A line for the faces that ``to`` asks nothing of, as they already have it (the output is
     then the face as it is), pointing to --source-attrs; None when every face changes."""
+    from ..attributes import target_name
+
     targets = translator.parse_targets(to)
     layout = translator.layout
     same = [f for f in result.faces if layout.target_label(f.source_label, targets) == layout.start_label(f.source_label)]
     if not same:
         return None
-    asked = " and ".join(f"{a}={v:g}" if v != 1 else a for a, v in targets.items())
+    asked = target_name(targets)  # as the output file is named: Male, Male=0, Blond_Hair+Young
     faces = "the face" if len(result.faces) == 1 else "face " + ", ".join(str(f.number) for f in same)
     how = "is estimated to have" if any(f.estimated for f in same) else "has"
     return (f"{name}: nothing changes, {faces} {how} {asked} already; if that is wrong, "
