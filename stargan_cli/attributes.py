@@ -219,6 +219,18 @@ def exclusive_block_start(config: "ModelConfig") -> int:
     return int(config.joint_split)
 
 
+# How a translation that flips an on/off attribute (whatever the face has, the opposite) is
+# named, in file names (NAME.Male=flip.png) and labels alike: the one rule for translate --all,
+# the app's strip, the grid's and the webcam's default targets. Unlike ``Male`` (turned on) or
+# ``Male=0`` (turned off), it does not say which way: that depends on each face.
+FLIP = "flip"
+
+
+def flipped_name(attribute: str) -> str:
+    """The name of the translation that flips ``attribute``: ``Male=flip``."""
+    return f"{attribute}={FLIP}"
+
+
 def target_name(targets: Mapping[str, float]) -> str:
     """File-name friendly name of a target set: ``Blond_Hair+Male=0``."""
     return "+".join(_target_text(name, value) for name, value in targets.items())

@@ -174,21 +174,42 @@ def _config_problem(config: ModelConfig) -> str | None:
     return None
 
 
+# Norm-layer step counters a state dict may lack: PyTorch 0.4.0, which saved the official
+# StarGAN release, did not have them yet. They are never read by our norms; loading fills
+# them with 0 (:func:`with_step_counters`), as torch itself does for such old files.
+STEP_COUNTER = "num_batches_tracked"
+
+
+def _is_step_counter(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] == STEP_COUNTER
+
+
+def with_step_counters(module: "nn.Module", state: dict) -> dict:
+    """``state`` plus a zero for each norm step counter of ``module`` it lacks."""
+    import torch
+
+    missing = [k for k in module.state_dict() if _is_step_counter(k) and k not in state]
+    if not missing:
+        return state
+    return {**state, **{k: torch.tensor(0, dtype=torch.long) for k in missing}}
+
+
 def _shape_mismatch(module: "nn.Module", state: Any) -> str | None:
-    """How ``state`` differs from ``module``'s parameters in names and shapes, or None."""
+    """How ``state`` differs from ``module``'s parameters in names and shapes, or None (a
+    missing norm step counter is no difference: see :data:`STEP_COUNTER`)."""
     import torch
 
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         return "the weights are not a name -> tensor table"
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    missing = sorted(set(expected) - set(state))
+    missing = sorted(k for k in set(expected) - set(state) if not _is_step_counter(k))
     if missing:
         return f"missing {missing[0]}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
     unexpected = sorted(set(state) - set(expected))
     if unexpected:
         return f"unexpected {unexpected[0]}" + (f" and {len(unexpected) - 1} more" if len(unexpected) > 1 else "")
     for key, shape in expected.items():
-        if tuple(state[key].shape) != shape:
+        if key in state and tuple(state[key].shape) != shape:
             return f"{key} has shape {list(state[key].shape)}, the config needs {list(shape)}"
     return None
 
@@ -256,7 +277,7 @@ def build_models(
 
 def _load_strict(module: "nn.Module", state: dict, what: str, checkpoint: Checkpoint) -> None:
     try:
-        module.load_state_dict(state, strict=True)
+        module.load_state_dict(with_step_counters(module, state), strict=True)
     except RuntimeError as err:
         first = str(err).splitlines()[0][:120]
         source = checkpoint.path or checkpoint.meta.get("source", "checkpoint")

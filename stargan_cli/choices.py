@@ -12,3 +12,13 @@ PRECISIONS = ("fp32", "bf16", "fp16")  # compute precisions of training
 # The first of each is the paper's (and the published checkpoints') layout.
 G_OUTPUTS = ("rgb", "mask")  # what G's last layer gives (models.generator)
 UPSAMPLES = ("transposed", "resize")  # how G doubles its resolution (models.generator)
+
+# Training settings a resumed run may change: where and how fast it runs, how long, how often
+# it reports. Everything else (model shape, data, losses, optimiser) is fixed by the run being
+# resumed (training.config.resume_config); `stargan train --help` lists these as flags.
+RESUMABLE_SETTINGS = (
+    "iters", "decay_iters", "data", "folder_data", "device", "num_workers",
+    "cuda_graphs", "compile", "channels_last",  # how fast, not what is computed
+    "save_every", "save_every_seconds", "keep", "sample_every", "log_every", "tensorboard", "quiet",
+    "use_cache",
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .errors import StarganError, UsageError
@@ -28,6 +29,20 @@ def best_device_name() -> str:
     return "cpu"
 
 
+# The device names we accept; any other is a command-line mistake (exit 2), while a known
+# device that is not present here is a missing thing (exit 1).
+_DEVICE_NAME = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
+DEVICE_NAMES = "auto, cpu, cuda, cuda:N or mps"
+
+
+def check_device_name(name: str | None) -> str | None:
+    """``name`` when it is a device name we know (whether or not that device is here), else a
+    :class:`~stargan_cli.errors.UsageError`; ``None`` (auto) passes."""
+    if name is not None and not _DEVICE_NAME.fullmatch(name.strip().lower() or "auto"):
+        raise UsageError(f"unknown device {name!r}: use {DEVICE_NAMES}")
+    return name
+
+
 def select_device(name: str | None = None) -> "torch.device":
     """Return the device called ``name`` (``cuda``, ``cuda:1``, ``mps``, ``cpu``), or the best one.
 
@@ -35,15 +50,10 @@ def select_device(name: str | None = None) -> "torch.device":
     """
     import torch
 
+    check_device_name(name)
     if name is None or name.strip().lower() in ("", "auto"):
         return torch.device(best_device_name())
-    text = name.strip().lower()
-    try:
-        device = torch.device(text)
-    except (RuntimeError, ValueError):
-        raise StarganError(
-            f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps"
-        ) from None
+    device = torch.device(name.strip().lower())
     if device.type == "cpu":
         return device
     if device.type == "cuda":
@@ -66,7 +76,7 @@ def select_device(name: str | None = None) -> "torch.device":
                 f"device {name!r} asked for, but Apple MPS is not available here: use --device cpu"
             )
         return device
-    raise UsageError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
+    raise UsageError(f"unsupported device {name!r}: use {DEVICE_NAMES}")
 
 
 def default_precision(device: "torch.device") -> str:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Mapping, Sequence, Union
 import numpy as np
 
 from .attributes import (
-    HAIR_COLORS, apply_targets, exclusive_block_start, parse_targets, single_domain_targets, split_names,
+    HAIR_COLORS, apply_targets, exclusive_block_start, flipped_name, parse_targets, single_domain_targets,
+    split_names,
 )
 from .errors import UsageError
 
@@ -217,9 +218,26 @@ class LabelLayout:
         own = list(source_label[multi.start : multi.stop])
         return self.place(apply_targets(own, multi.names, targets), multi)
 
+    @property
+    def domain_attributes(self) -> tuple[str, ...]:
+        """The attribute of each of :meth:`domain_targets`, in its order."""
+        multi, domains = self.multi, self.domains
+        return (*(multi.names if multi is not None and multi.width else ()),
+                *(domains.names if domains is not None else ()))
+
+    def domain_target_name(self, attribute: str) -> str:
+        """The name of ``attribute``'s default target (file names and labels alike): the
+        attribute itself for a hair colour or an exclusive domain (set on), else
+        :func:`~stargan_cli.attributes.flipped_name` (``Male=flip``)."""
+        domains = self.domains
+        if attribute in HAIR_COLORS or (domains is not None and attribute in domains.names):
+            return attribute
+        return flipped_name(attribute)
+
     def domain_targets(self, source_label: Sequence[float]) -> list[tuple[str, list[float]]]:
         """One generator label per attribute, as the original's test grid: a hair colour set on
-        (other colours off), any other on/off attribute flipped, each exclusive domain."""
+        (other colours off), any other on/off attribute flipped, each exclusive domain. Each is
+        named by :meth:`domain_target_name` (``Blond_Hair``, ``Male=flip``)."""
         out: list[tuple[str, list[float]]] = []
         multi = self.multi
         if multi is not None and multi.width:
@@ -227,7 +245,7 @@ class LabelLayout:
 
             own = torch.tensor([list(source_label[multi.start : multi.stop])], dtype=torch.float32)
             for name, label in zip(multi.names, single_domain_targets(own, multi.names)):
-                out.append((name, self.place(label[0].tolist(), multi)))
+                out.append((self.domain_target_name(name), self.place(label[0].tolist(), multi)))
         domains = self.domains
         for name in domains.names if domains is not None else ():
             out.append((name, self.target_label(source_label, {name: 1.0})))

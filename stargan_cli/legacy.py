@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .attributes import DEFAULT_ATTRIBUTES, HAIR_COLORS
-from .checkpoints import Checkpoint, build_models, read_state_file
+from .checkpoints import Checkpoint, check_config, read_state_file
 from .errors import StarganError
 from .models.config import ModelConfig
 
@@ -57,6 +57,20 @@ def official_discriminator_path(g_path: Path) -> Path | None:
         return None
     sibling = g_path.with_name(f"{match.group(1)}-D.ckpt")
     return sibling if sibling.exists() else None
+
+
+# nn.DataParallel saves its wrapped module's names under this prefix.
+DATA_PARALLEL_PREFIX = "module."
+
+
+def unwrap_data_parallel(state: Any) -> Any:
+    """``state`` without the ``module.`` prefix that nn.DataParallel gives every name (when all
+    names have it); anything else is returned as it is."""
+    if not (isinstance(state, dict) and state):
+        return state
+    if not all(isinstance(k, str) and k.startswith(DATA_PARALLEL_PREFIX) for k in state):
+        return state
+    return {k[len(DATA_PARALLEL_PREFIX):]: v for k, v in state.items()}
 
 
 def _is_official_generator(state: Any) -> bool:
@@ -130,14 +144,14 @@ def convert_official(
     Blond_Hair, Brown_Hair, Male, Young. ``d_path`` defaults to the ``-D.ckpt`` beside ``g_path``.
     """
     g_path = Path(g_path)
-    g_state = read_state_file(g_path)
+    g_state = unwrap_data_parallel(read_state_file(g_path))
     if not _is_official_generator(g_state):
         raise StarganError(f"{g_path} is not an official StarGAN generator checkpoint")
     d_state = None
     if d_path is None:
         d_path = official_discriminator_path(g_path)
     if d_path is not None:
-        d_state = read_state_file(d_path)
+        d_state = unwrap_data_parallel(read_state_file(d_path))
         if not _is_official_discriminator(d_state):
             raise StarganError(f"{d_path} is not an official StarGAN discriminator checkpoint")
     return _official_checkpoint(g_state, d_state, g_path, attributes, image_size)
@@ -154,7 +168,7 @@ def _official_checkpoint(
         step=official_step(g_path),
         meta={"source": str(g_path), "origin": "official StarGAN release"},
     )
-    build_models(ckpt, "cpu")  # strict shape/name check with a clear error
+    check_config(ckpt)  # names and shapes against the inferred config, with a clear error
     return ckpt
 
 
@@ -208,18 +222,21 @@ def convert_dlim2020(
 
 
 def convert_any(payload: Any, path: Path) -> Checkpoint | None:
-    """Convert a foreign payload read from ``path``; ``None`` when its layout is unknown."""
+    """Convert a foreign payload read from ``path``; ``None`` when its layout is unknown.
+
+    Names saved through nn.DataParallel (``module.`` first) are taken without the prefix."""
+    payload = unwrap_data_parallel(payload)
     if _is_official_generator(payload):
         sibling = official_discriminator_path(path)
         d_state = None
         if sibling is not None:
-            d_state = read_state_file(sibling)
+            d_state = unwrap_data_parallel(read_state_file(sibling))
             if not _is_official_discriminator(d_state):
                 d_state = None
         return _official_checkpoint(payload, d_state, path, None, None)
     if isinstance(payload, dict):
         for key in ("G", "generator", "state_dict", "model"):
-            inner = payload.get(key)
+            inner = unwrap_data_parallel(payload.get(key))
             if _is_dlim(inner):
                 return convert_dlim2020(inner, str(path))
     if _is_dlim(payload):

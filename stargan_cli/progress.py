@@ -158,3 +158,18 @@ def make_progress(console: Any, *columns: Any, unit: str = "", in_bytes: bool = 
     if not lines:
         return Progress(*columns, console=console, disable=True)
     return LineProgress(console, unit=unit, in_bytes=in_bytes, info=info)
+
+
+def print_line(progress: Any, console: Any, text: str, **options: Any) -> None:
+    """Print a report line on ``console`` while ``progress`` may be showing a live bar.
+
+    A live bar is redrawn in place on its terminal; a line written straight to the same
+    terminal (stdout and the bar's stderr both on it) lands glued to the end of the bar. Such a
+    line goes through the bar's console instead, which prints it above the bar. Anywhere else
+    (stdout to a file or a pipe, or no live bar) it goes to ``console`` as it is.
+    """
+    live = getattr(progress, "live", None)
+    if live is not None and live.is_started and getattr(console, "is_terminal", False):
+        progress.console.print(text, **options)
+    else:
+        console.print(text, **options)

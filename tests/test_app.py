@@ -92,6 +92,15 @@ def test_page_and_its_assets_are_served(client):
     assert client.get("/static/app.css").status_code == 200
 
 
+def test_the_page_has_an_icon_and_favicon_ico_is_no_404(client):
+    page = client.get("/").text
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page).group(1)
+    for path in ("/" + icon, "/favicon.ico"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
+        assert response.content.startswith(b"<svg")
+
+
 def test_models_describe_the_controls(client, ckpt):
     data = client.get("/api/models").json()
     assert data["models"] == ["tiny"] and data["default"] == "tiny"
@@ -184,7 +193,7 @@ def test_download_is_named_as_translate_names_outputs():
 def test_all_targets_strip(client):
     photo = upload(client)
     data = client.post("/api/strip", json={"image": photo["image"], "face": 1, "source": {"Black_Hair": 1}}).json()
-    assert data["targets"] == list(ATTRS)
+    assert data["targets"] == ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male=flip", "Young=flip"]
     width, height = png(client.get(data["url"])).size  # translate --all's labelled strip: cells >= 256 px
     assert width >= 256 * (1 + len(ATTRS)) and 256 <= height < 2 * 256
 
@@ -427,7 +436,7 @@ def test_other_host_is_warned_about(ckpt, monkeypatch):
     monkeypatch.setattr(uvicorn.Server, "run", ctrl_c)
     result = runner.invoke(cli_app, ["app", "-m", str(ckpt), "--host", "0.0.0.0", "--port", "0", "--no-browser",
                                      "--device", "cpu"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 130, result.output  # Ctrl-C, as every command
     assert "Warning: listening on 0.0.0.0: anyone who can reach this machine" in " ".join(result.output.split())
     assert "Stopped." in result.output
 
@@ -467,9 +476,11 @@ def test_command_serves_on_loopback_and_stops_cleanly_on_ctrl_c(ckpt, tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0, out
+    assert process.returncode == 130, out  # the README's code for Ctrl-C
     assert "Stopped." in out and "Traceback" not in out
-    assert list(temp.iterdir()) == []  # the temp folder is gone
+    # The app's temp folder is gone. (torch itself may leave a torchinductor_<user> cache folder
+    # in TMPDIR: that is not ours to remove.)
+    assert [p for p in temp.iterdir() if not p.name.startswith("torchinductor_")] == []
 
 
 # ---- under load: odd JSON, parallel uploads, many users ------------------------------------

@@ -114,3 +114,12 @@ def test_the_wheel_contains_the_weights_and_the_model_card(tmp_path):
         info = zf.getinfo("stargan_cli/assets/models/stargan-celeba-mini.pt")
     assert "stargan_cli/assets/models/MODEL_CARD.md" in names
     assert info.file_size == ASSET.target().stat().st_size
+
+
+def test_the_readme_quick_start_says_where_its_output_goes():
+    """The file the quick start writes (checked by the test above) is named in the README."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "stargan translate --example --to Blond_Hair" in quick_start
+    said = " ".join(quick_start.split())
+    assert "`astronaut.Blond_Hair.png`, written in the folder you ran the command from" in said

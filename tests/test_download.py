@@ -267,10 +267,11 @@ def test_cli_download_with_url_mirror_then_list_and_remove(server, monkeypatch, 
 
     listing = _cli(["download", "--list"])
     assert listing.exit_code == 0
-    row = next(line for line in listing.output.splitlines() if f" {OFFICIAL} " in line)
-    assert "yes" in row and str(target) in row
-    other = next(line for line in listing.output.splitlines() if " stargan-celeba-256 " in line)
-    assert " no " in other
+    lines = listing.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"{OFFICIAL} "))
+    assert "yes" in lines[at] and lines[at + 1].strip() == str(target)  # its file on the next line
+    other = next(line for line in lines if line.startswith("stargan-celeba-256 "))
+    assert other.rstrip().endswith(" no")
     for name in registry.names():
         assert name in listing.output
 

@@ -59,8 +59,23 @@ def test_list_shows_known_and_installed_sizes(monkeypatch):
     target.write_bytes(b"x" * 3000)
     result = _cli(["download", "--list"])
     assert result.exit_code == 0, result.output
-    rows = {line.split()[1]: line for line in result.output.splitlines() if line.startswith("│ ")}
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.split() and line.split()[0] in registry.ASSETS}
     assert "2.9 KiB" in rows[OFFICIAL]  # installed: its size on disk
     assert "not published" in rows["inception"]  # not installed, no published size
     assert "(bundled)" in rows["stargan-celeba-mini"] and "MiB" in rows["stargan-celeba-mini"]
     assert "not published" in rows["celeba"] and "unknown" not in result.output
+
+
+def test_list_reads_at_80_columns():
+    """No line is wider than the terminal, and each path is whole on its own line."""
+    from stargan_cli.cli import app
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["download", "--list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for name, asset in registry.ASSETS.items():
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"{name} "))
+        assert lines[at + 1].strip() == str(asset.installed_paths()[0] if asset.is_bundled else asset.target())
+    short = [line for line in lines if not line.startswith("  /")]  # the paths are as long as they are
+    assert max(len(line) for line in short) <= 80, result.output

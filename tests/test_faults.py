@@ -629,7 +629,7 @@ def test_webcam_recording_into_a_read_only_folder_is_one_line(model_file, tmp_pa
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     result = runner.invoke(app, ["webcam", "--source", str(video), "--headless", "--model", str(model_file),
-                                 "--source-attrs", "none", "--output", str(out)])
+                                 "--source-attrs", "none", "--to", "Young", "--output", str(out)])
     assert only_error(result).startswith(f"Error: read-only file system while writing {out}")
 
 
@@ -647,7 +647,7 @@ def _free_bytes(monkeypatch, free: Callable[[], int]) -> None:
 
 def _record(model_file: Path, video: Path, out: Path):
     return runner.invoke(app, ["webcam", "--source", str(video), "--headless", "--model", str(model_file),
-                               "--source-attrs", "none", "--output", str(out)])
+                               "--source-attrs", "none", "--to", "Young", "--output", str(out)])
 
 
 class _Writer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from stargan_cli import __version__
 from stargan_cli.cli import app
 from stargan_cli.devices import select_device
-from stargan_cli.errors import StarganError
+from stargan_cli.errors import StarganError, UsageError
 from stargan_cli import paths
 
 runner = CliRunner()
@@ -23,6 +24,15 @@ def test_help_lists_every_subcommand():
     assert result.exit_code == 0
     for name in ("download", "train", "translate", "grid", "webcam", "info", "eval"):
         assert name in result.output
+
+
+def test_help_summary_names_every_command():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "80"})
+    summary, commands = result.output.split("Options:")[0], result.output.split("Commands:")[1]
+    listed = [line.split()[0] for line in commands.splitlines() if line.startswith("  ") and line[2] != " "]
+    assert {"app", "info", "cache", "translate"} <= set(listed)
+    for name in listed:
+        assert re.search(rf"\b{name}\b", summary), (name, summary)
 
 
 def test_version():
@@ -61,8 +71,26 @@ def test_missing_cuda_is_a_clear_error():
 
 
 def test_nonsense_device_is_a_clear_error():
-    with pytest.raises(StarganError, match="unknown device"):
+    with pytest.raises(UsageError, match="unknown device"):
         select_device("tpu9")
+
+
+@pytest.mark.parametrize("command", [
+    ["translate", "--example", "--to", "Male"], ["grid", "x.jpg"], ["train", "--iters", "1"],
+    ["eval"], ["app"], ["webcam", "--to", "Male"],
+])
+def test_an_unknown_device_name_is_a_command_line_mistake(command, stargan_home):
+    result = runner.invoke(app, [*command, "--device", "gpu"])
+    assert result.exit_code == 2, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("Error:")] == [
+        "Error: unknown device 'gpu': use auto, cpu, cuda, cuda:N or mps"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_known_device_that_is_not_here_is_a_missing_thing(stargan_home, tmp_path):
+    result = runner.invoke(app, ["translate", "--example", "--to", "Male", "--device", "cuda",
+                                 "-o", str(tmp_path / "out.png")])
+    assert result.exit_code == 1 and "CUDA is not available" in result.output
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,7 @@ def _is_blank(cell: np.ndarray, background=WHITE) -> bool:
 
 def test_one_model_sheet_size_order_and_pixels(models, photos, tmp_path):
     out = tmp_path / "sheet.png"
-    _ok([*photos, "-m", models["a"], "--no-detect", "--no-labels", "--padding", 0,
+    _ok(["--cell-size", 32, *photos, "-m", models["a"], "--no-detect", "--no-labels", "--padding", 0,
          "--source-attrs", "Black_Hair,Young", "-o", out])
     sheet = np.asarray(Image.open(out).convert("RGB"))
     assert sheet.shape == (2 * 32, 6 * 32, 3)  # 2 images, input + 5 targets
@@ -110,20 +110,20 @@ def test_one_model_sheet_size_order_and_pixels(models, photos, tmp_path):
         expected = np.asarray(crop_resize(open_image(photo), 32))
         assert np.array_equal(_cell(sheet, row, 0, 32), expected)  # the preprocessed input, exact
         result = translator.translate_all(photo, source="Black_Hair,Young", detect=False)
-        assert result.targets == list(FIVE)
-        for col, name in enumerate(FIVE, start=1):
+        assert result.targets == [*FIVE[:3], "Male=flip", "Young=flip"]
+        for col, name in enumerate(result.targets, start=1):
             diff = np.abs(_cell(sheet, row, col, 32).astype(int) - np.asarray(result.outputs[name]).astype(int))
             assert diff.max() <= 1, (row, name)
     # deterministic: the same command gives the same pixels
     again = tmp_path / "again.png"
-    _ok([*photos, "-m", models["a"], "--no-detect", "--no-labels", "--padding", 0,
+    _ok(["--cell-size", 32, *photos, "-m", models["a"], "--no-detect", "--no-labels", "--padding", 0,
          "--source-attrs", "Black_Hair,Young", "-o", again])
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(out)))
 
 
 def test_padding_background_and_jpeg(models, photos, tmp_path):
     out = tmp_path / "sheet.jpg"
-    _ok([*photos, "-m", models["b"], "--no-detect", "--no-labels", "--padding", 3, "--background", "#102030",
+    _ok(["--cell-size", 32, *photos, "-m", models["b"], "--no-detect", "--no-labels", "--padding", 3, "--background", "#102030",
          "--source-attrs", "none", "-o", out])
     image = Image.open(out)
     assert image.format == "JPEG"
@@ -134,10 +134,10 @@ def test_padding_background_and_jpeg(models, photos, tmp_path):
 
 def test_three_models_rows_grouped_union_columns_blank_cells(models, photos, tmp_path):
     out = tmp_path / "three.png"
-    _ok([*photos, "-m", models["a"], "-m", models["b"], "-m", models["c"], "--no-detect", "--no-labels",
+    _ok(["--cell-size", 32, *photos, "-m", models["a"], "-m", models["b"], "-m", models["c"], "--no-detect", "--no-labels",
          "--padding", 0, "--source-attrs", "Brown_Hair,Male", "-o", out])
     sheet = np.asarray(Image.open(out).convert("RGB"))
-    # columns: input, Black_Hair, Blond_Hair, Brown_Hair, Male (flip), Young (flip), Smiling (flip)
+    # columns: input, Black_Hair, Blond_Hair, Brown_Hair, Male=flip, Young=flip, Smiling=flip
     # rows: img1/a, img1/b, img1/c, img2/a, img2/b, img2/c; cells at the largest size (32)
     assert sheet.shape == (6 * 32, 7 * 32, 3)
     for i, photo in enumerate(photos):
@@ -156,14 +156,14 @@ def test_three_models_rows_grouped_union_columns_blank_cells(models, photos, tmp
                 assert not _is_blank(_cell(sheet, row, col, 32))
     # with padding, groups of rows (one per input) are separated by one more padding
     padded = tmp_path / "padded.png"
-    _ok([*photos, "-m", models["a"], "-m", models["b"], "--no-detect", "--no-labels", "--padding", 2,
+    _ok(["--cell-size", 32, *photos, "-m", models["a"], "-m", models["b"], "--no-detect", "--no-labels", "--padding", 2,
          "--cell-size", 24, "--source-attrs", "Male", "-o", padded])
     assert Image.open(padded).size == (2 + 7 * 26, 2 + 4 * 26 + 2)
 
 
 def test_explicit_targets_and_unsupported_columns(models, photos, tmp_path):
     out = tmp_path / "to.png"
-    _ok([photos[0], "-m", models["a"], "-m", models["b"], "--to", "Smiling", "--to", "Blond_Hair+Male=0",
+    _ok(["--cell-size", 32, photos[0], "-m", models["a"], "-m", models["b"], "--to", "Smiling", "--to", "Blond_Hair+Male=0",
          "--no-detect", "--no-labels", "--padding", 0, "--source-attrs", "none", "-o", out])
     sheet = np.asarray(Image.open(out).convert("RGB"))
     assert sheet.shape == (2 * 32, 3 * 32, 3)
@@ -176,7 +176,7 @@ def test_explicit_targets_and_unsupported_columns(models, photos, tmp_path):
 def test_labels_add_margins_and_draw_text(models, photos, tmp_path):
     bare, labelled = tmp_path / "bare.png", tmp_path / "labelled.png"
     common = [*photos, "-m", models["a"], "-m", models["c"], "--no-detect", "--padding", 2,
-              "--source-attrs", "Black_Hair"]
+              "--source-attrs", "Black_Hair", "--cell-size", 32]
     _ok([*common, "--no-labels", "-o", bare])
     _ok([*common, "-o", labelled])
     b = np.asarray(Image.open(bare).convert("RGB"))
@@ -204,16 +204,19 @@ def test_row_labels_show_model_settings(models):
     assert labels[1].startswith("small\n")
     assert "bs=8" in labels[1] and "lr_d=5e-4" in labels[1] and "hinge" in labels[1] and "lookup" in labels[1]
     assert "16px" in labels[1] and "step=20k" in labels[1]
-    assert labels[0] == "five\n32px concat wgan-gp"  # only what differs; a has no training record
+    assert labels[0] == "five\n32px, concat, wgan-gp"  # only what differs; a has no training record
     single = lib.model_labels(["five"], [lib.model_settings(checkpoints[0])])[0]
-    assert single == "five\n32px concat wgan-gp 5 attrs"
+    assert single == "five\n32px, concat, wgan-gp, 5 attrs"
+    # a single model's label is the sheet's title: its settings stay apart
+    title = lib.model_labels(["small"], [lib.model_settings(checkpoints[1])])[0].replace("\n", ": ", 1)
+    assert title.startswith("small: 16px, lookup, hinge, 5 attrs, bs=8, ") and title.endswith(", step=20k")
     # A generator variant is named (the paper's layout is not), and so is the average's decay.
     from dataclasses import replace as replaced
 
     variant = replaced(checkpoints[0], config=replaced(checkpoints[0].config, g_output="mask", upsample="resize"),
                        meta={"train": {"batch_size": 8, "g_ema": 0.999}})
     both = lib.model_labels(["five", "masked"], [lib.model_settings(c) for c in (checkpoints[0], variant)])
-    assert both[1].startswith("masked\n") and "mask resize" in both[1] and "ema=0.999" in both[1]
+    assert both[1].startswith("masked\n") and "mask, resize" in both[1] and "ema=0.999" in both[1]
     assert "mask" not in both[0] and "rgb" not in both[0] and "transposed" not in both[0]
     specs = ["stargan-celeba-128", "runs/x/final.pt", "runs/y/checkpoints/000100.pt", "a/model.pt", "b/model.pt"]
     assert display_names(specs) == ["stargan-celeba-128", "x", "y@100", "a/model", "b/model"]
@@ -225,7 +228,7 @@ def test_face_detection_inputs_use_the_translator_crop(models, tmp_path):
 
     photo = example_image_path()
     out = tmp_path / "face.png"
-    _ok([photo, "-m", models["a"], "--no-labels", "--padding", 0, "-o", out])  # sources estimated by D
+    _ok(["--cell-size", 32, photo, "-m", models["a"], "--no-labels", "--padding", 0, "-o", out])  # sources estimated by D
     sheet = np.asarray(Image.open(out).convert("RGB"))
     translator = Translator(models["a"], device="cpu")
     prepared = translator.prepare(photo, True, None)
@@ -286,7 +289,7 @@ def test_dataset_inputs_are_seeded_and_carry_file_labels(models, tmp_path):
         assert np.array_equal(np.asarray(item.crops[0]), np.asarray(crop_resize(image, 32)))
         assert np.array_equal(np.asarray(item.crops[2]), np.asarray(crop_resize(image, 16)))
     out = tmp_path / "data.png"
-    _ok(["--dataset", "celeba", "--data", root, "--n", 3, "--seed", 5, "-m", models["a"], "-m", models["b"],
+    _ok(["--cell-size", 32, "--dataset", "celeba", "--data", root, "--n", 3, "--seed", 5, "-m", models["a"], "-m", models["b"],
          "--no-labels", "--padding", 0, "-o", out])
     assert Image.open(out).size == (7 * 32, 3 * 2 * 32)
 
@@ -313,7 +316,7 @@ def test_animation_schedule_frame_counts():
 def test_gif_and_webp_frames_and_size(models, photos, tmp_path):
     out = tmp_path / "anim.gif"
     # model b: 2 targets (Male flipped, Smiling flipped); back mode: 2 * 3 * 2 frames
-    _ok([photos[0], "-m", models["b"], "--gif", "--frames", 3, "--no-detect", "--no-labels",
+    _ok(["--cell-size", 32, photos[0], "-m", models["b"], "--gif", "--frames", 3, "--no-detect", "--no-labels",
          "--source-attrs", "none", "-o", out])
     with Image.open(out) as gif:
         assert gif.format == "GIF" and gif.size == (32, 32)
@@ -335,7 +338,7 @@ def test_animation_frames_follow_the_labels(models, photos, tmp_path):
     frames = lib.animation_frames(grid_models[0], inputs[0], 0, columns, frames=2, mode="back")
     assert len(frames) == 8 and [h for _, h in frames] == [True, False] * 4
     translator = grid_models[0].translator
-    # frame 2 is "Male (flip)" reached: the same as translating to Male=0
+    # frame 2 is "Male=flip" reached: the same as translating to Male=0
     reached = translator(photos[0], to=["Male=0"], source="Male", detect=False)
     assert np.abs(np.asarray(frames[2][0]).astype(int) - np.asarray(reached).astype(int)).max() <= 1
     # frame 1 is half way: different from both ends
@@ -387,7 +390,7 @@ def test_default_columns_are_the_original_test_targets(models):
     b = Translator(models["b"], device="cpu")
     columns = lib.default_columns([a.config, b.config])
     assert [c.name for c in columns] == [
-        "Black_Hair", "Blond_Hair", "Brown_Hair", "Male (flip)", "Young (flip)", "Smiling (flip)"
+        "Black_Hair", "Blond_Hair", "Brown_Hair", "Male=flip", "Young=flip", "Smiling=flip"
     ]
     source = [0.0, 1.0, 0.0, 1.0, 0.0]
     expected = single_domain_targets(torch.tensor([source]), FIVE)
@@ -444,3 +447,14 @@ def test_output_below_a_file_is_refused_before_any_work(models, photos, tmp_path
         assert result.exit_code == 1, result.output
         assert "Traceback" not in result.output and "is a file, not a folder" in result.output
         assert "Model a" not in result.output  # refused before loading anything
+
+
+def test_default_cells_are_readable_not_the_model_size(models, photos, tmp_path):
+    """A 32 px model: sheet and animation cells are 256 px unless --cell-size says otherwise."""
+    sheet, anim = tmp_path / "sheet.png", tmp_path / "anim.gif"
+    _ok([photos[0], "-m", models["a"], "--no-detect", "--no-labels", "--padding", 0,
+         "--source-attrs", "none", "-o", sheet])
+    assert Image.open(sheet).size == (6 * 256, 256)
+    _ok([photos[0], "-m", models["a"], "--gif", "--frames", 1, "--no-detect", "--no-labels",
+         "--source-attrs", "none", "-o", anim])
+    assert Image.open(anim).size == (256, 256)

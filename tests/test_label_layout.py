@@ -59,8 +59,9 @@ def test_targets_apply_on_the_face_own_label_with_exclusive_hair():
     assert layout.parse_source("Black_Hair,Male") == [1, 0, 0, 1, 0]
     assert layout.parse_source({"Young": 0.8}) == [0, 0, 0, 0, 1]
     labels = dict(layout.domain_targets(source))
-    assert list(labels) == list(ATTRS)
-    assert labels["Brown_Hair"] == [0, 0, 1, 1, 1] and labels["Young"] == [1, 0, 0, 1, 0]
+    assert list(labels) == ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male=flip", "Young=flip"]
+    assert labels["Brown_Hair"] == [0, 0, 1, 1, 1] and labels["Young=flip"] == [1, 0, 0, 1, 0]
+    assert layout.domain_attributes == ATTRS
 
 
 def test_joint_targets_carry_the_mask_of_their_block():

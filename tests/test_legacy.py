@@ -147,3 +147,99 @@ def test_official_file_names(tmp_path):
     assert legacy.official_discriminator_path(g) == d
     assert legacy.official_discriminator_path(d) is None
     assert legacy.official_discriminator_path(tmp_path / "model-G.ckpt") is None
+
+
+# --- every layout the official generator was saved in ---------------------------------------------
+# The official release was saved by PyTorch 0.4.0: no num_batches_tracked counters. The fixture
+# above builds its files from a current torch's state_dict(), which always has them, and its
+# inference test goes through convert_official (torch's load_state_dict, which fills missing
+# counters in) rather than load_checkpoint (whose config check refused them): so it passed while
+# the published files failed.
+
+from official_layouts import (  # noqa: E402
+    LAYOUTS, DlimGenerator, save_state, storages_tagged_cuda, write_official_pair,
+)
+
+from stargan_cli.checkpoints import save_checkpoint  # noqa: E402
+
+
+def _original_test_mode(G: nn.Module, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    G.train()  # the original solver's test() never calls eval(): per-image statistics
+    with torch.no_grad():
+        return G(x, c)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_each_official_layout_loads_and_translates_as_the_original(tmp_path, layout):
+    original, g_path = write_official_pair(tmp_path, layout)
+    ckpt = load_checkpoint(g_path)
+    assert ckpt.D is not None and ckpt.step == 200000
+    assert (ckpt.config.g_conv_dim, ckpt.config.g_repeat, ckpt.config.image_size) == (8, 2, 32)
+    ours, D = build_models(ckpt)
+    assert D is not None
+    torch.manual_seed(0)
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    c = torch.tensor([[1.0, 0, 0, 1, 0], [0, 1, 0, 0, 1], [0, 0, 1, 1, 1]])
+    with torch.no_grad():
+        got = ours(x, c)
+    assert torch.allclose(got, _original_test_mode(original, x, c), atol=1e-5)
+    # Identical outputs whether or not the file had the counters, the prefix or the CUDA tags.
+    _, reference = write_official_pair(tmp_path / "reference", "torch-1.x")
+    with torch.no_grad():
+        assert torch.equal(got, build_models(load_checkpoint(reference))[0](x, c))
+
+
+def test_the_torch_040_file_is_what_the_release_holds(tmp_path):
+    """The fixture is faithful: no counters, the pre-zip format, storages on CUDA."""
+    _, g_path = write_official_pair(tmp_path, "torch-0.4.0")
+    assert not g_path.read_bytes().startswith(b"PK")  # not the zip format of torch >= 1.6
+    state = torch.load(g_path, map_location="cpu", weights_only=True)
+    assert "main.1.running_mean" in state and not any("num_batches_tracked" in k for k in state)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(g_path, weights_only=True)
+
+
+def test_a_converted_torch_040_checkpoint_saved_in_our_format_loads(tmp_path):
+    """An installed official model (`-m stargan-celeba-128`) is the converted file re-saved."""
+    original, g_path = write_official_pair(tmp_path, "torch-0.4.0")
+    installed = save_checkpoint(convert_official(g_path), tmp_path / "stargan-celeba-128.pt")
+    ours, _ = build_models(load_checkpoint(installed))
+    x, c = torch.rand(1, 3, 32, 32), torch.tensor([[0.0, 1, 0, 1, 1]])
+    with torch.no_grad():
+        assert torch.allclose(ours(x, c), _original_test_mode(original, x, c), atol=1e-5)
+
+
+def test_a_missing_counter_is_the_only_key_that_may_be_missing(tmp_path):
+    _, g_path = write_official_pair(tmp_path, "torch-1.x")
+    state = torch.load(g_path, weights_only=True)
+    del state["main.4.running_var"]
+    torch.save(state, g_path)
+    with pytest.raises(StarganError, match="missing main.4.running_var"):
+        load_checkpoint(g_path)
+
+
+@pytest.mark.parametrize("layout", ["torch-1.x", "data-parallel", "cuda"])
+def test_dlim2020_files_load_and_translate_as_their_network(tmp_path, layout):
+    torch.manual_seed(7)
+    dlim = DlimGenerator()
+    with torch.no_grad():
+        for p in dlim.parameters():
+            p.normal_(0, 0.2)
+    path = save_state(dlim.state_dict(), tmp_path / "200000-G.ckpt", layout)
+    ckpt = load_checkpoint(path)
+    assert ckpt.config.norm == "lookup" and ckpt.config.c_dim == 4 and ckpt.config.g_repeat == 2
+    ours, _ = build_models(ckpt)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    c = torch.eye(4)
+    with torch.no_grad():
+        assert torch.allclose(ours(x, c), _original_test_mode(dlim, x, c), atol=1e-5)
+
+
+def test_cuda_tagged_files_need_the_cpu_map_location(tmp_path):
+    """The loader reads every file with map_location="cpu": a GPU-saved file loads anywhere."""
+    with storages_tagged_cuda():
+        torch.save({"w": torch.ones(2)}, tmp_path / "x.pt")
+    from stargan_cli.checkpoints import read_state_file
+
+    assert torch.equal(read_state_file(tmp_path / "x.pt")["w"], torch.ones(2))

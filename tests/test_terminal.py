@@ -137,7 +137,7 @@ def test_webcam_on_a_file_reports_frames_in_a_log(tmp_path, ckpt, monkeypatch):
         writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
     writer.release()
     result = runner.invoke(app, ["webcam", "--source", str(video), "--headless", "-m", str(ckpt),
-                                 "--source-attrs", "none", "--device", "cpu"])
+                                 "--source-attrs", "none", "--to", "Young", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "Translating frames: 0/6 frames (0%)" in result.stderr
     assert "Translating frames: 6/6 frames (100%)" in result.stderr

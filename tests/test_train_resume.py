@@ -217,3 +217,26 @@ def test_a_folder_named_like_a_checkpoint_is_skipped_and_left_alone(celeba_root,
     assert (squatter / "keep.txt").read_text() == "mine"
     assert load_checkpoint(run / "final.pt").step == 6
     assert load_checkpoint(run / "checkpoints" / "000006.pt").step == 6
+
+
+def test_train_help_names_every_flag_a_resume_may_change():
+    """The help's list comes from the rule itself, and each entry is a real option."""
+    import re
+
+    import typer
+    from typer.testing import CliRunner
+
+    from stargan_cli.choices import RESUMABLE_SETTINGS
+    from stargan_cli.cli import app
+    from stargan_cli.training.config import RESUMABLE_OVERRIDES
+
+    assert RESUMABLE_OVERRIDES == set(RESUMABLE_SETTINGS)
+    command = typer.main.get_command(app).commands["train"]
+    options = {opt for param in command.params for opt in [*param.opts, *param.secondary_opts]}
+    help_text = " ".join(CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output.split())
+    allowed = re.search(r"a resumed run may change (.*?), nothing else", help_text).group(1).split(", ")
+    assert set(allowed) <= options
+    assert {"--decay-iters", "--compile", "--channels-last", "--cuda-graphs"} <= set(allowed)
+    from stargan_cli.cli.train import resumable_flags
+
+    assert allowed == resumable_flags() and len(allowed) >= len(RESUMABLE_SETTINGS) - 1

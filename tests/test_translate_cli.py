@@ -18,6 +18,7 @@ from stargan_cli.translate import Translator
 
 runner = CliRunner()
 ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+DEFAULT_TARGETS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male=flip", "Young=flip")  # --all
 
 
 @pytest.fixture
@@ -157,7 +158,7 @@ def test_example_with_all_writes_each_target_and_a_strip(tmp_path, ckpt, monkeyp
     monkeypatch.chdir(tmp_path)
     result = run("--example", "--all", "-m", ckpt)
     assert result.exit_code == 0, result.output
-    for name in ATTRS:
+    for name in DEFAULT_TARGETS:
         assert Image.open(tmp_path / f"astronaut.{name}.png").size == (512, 512)
     width, height = Image.open(tmp_path / "astronaut.all.png").size
     assert width > 256 * 6 and 256 < height < 256 + 80  # readable cells under a row of labels
@@ -286,7 +287,7 @@ def test_output_file_format_follows_suffix(photo, ckpt, tmp_path):
     assert Image.open(tmp_path / "x.jpg").format == "JPEG"
     result = run(photo, "--all", "-m", ckpt, "-o", tmp_path / "set.png")
     assert result.exit_code == 0
-    assert {p.name for p in tmp_path.glob("set.*.png")} == {f"set.{a}.png" for a in (*ATTRS, "all")}
+    assert {p.name for p in tmp_path.glob("set.*.png")} == {f"set.{a}.png" for a in (*DEFAULT_TARGETS, "all")}
 
 
 def test_help_mentions_face_numbering():
@@ -347,3 +348,99 @@ def test_folder_of_only_earlier_outputs_of_a_custom_model_is_an_error(tmp_path, 
     result = run(folder, "--to", "dogs", "-m", path)
     assert result.exit_code == 1, result.output
     assert "nothing to translate" in error_line(result)
+
+
+def test_report_lines_on_a_terminal_start_their_own_line_above_the_bar(photo, ckpt, monkeypatch):
+    """stdout and the bar's stderr on one terminal: the per-file line is not glued to the bar."""
+    import io
+
+    from rich.console import Console
+
+    from stargan_cli.cli import translate as translate_cli
+
+    screen = io.StringIO()
+    terminal = dict(file=screen, force_terminal=True, width=100)
+    monkeypatch.setattr(translate_cli, "console", Console(**terminal))
+    monkeypatch.setattr(translate_cli, "err_console", Console(stderr=True, **terminal))
+    result = run(photo, "--to", "Young", "-m", ckpt)
+    assert result.exit_code == 0, result.output
+    raw = screen.getvalue()
+    assert "Translating" in raw  # the live bar was drawn
+    line = raw.index(f"{photo}: 1 face found")
+    assert raw[:line].endswith(("\n", "\x1b[2K")), repr(raw[line - 40:line])
+
+
+def test_all_names_flipped_targets_as_flips_never_as_turned_on(photo, ckpt, tmp_path):
+    """A face that is male: --all's flipped Male is NAME.Male=flip.png (the pixels of --to
+    Male=0), never NAME.Male.png, which is --to Male's name (Male turned on)."""
+    out = tmp_path / "all"
+    result = run(photo, "--all", "--source-attrs", "Male", "-m", ckpt, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"me.{t}.png" for t in (*DEFAULT_TARGETS, "all"))
+    result = run(photo, "--to", "Male=0", "--source-attrs", "Male", "-m", ckpt, "-o", tmp_path / "off.png")
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(pixels(out / "me.Male=flip.png"), pixels(tmp_path / "off.png"))
+    # and translating that folder again skips these outputs as ours
+    again = run(out, "--to", "Young", "-m", ckpt, "-o", tmp_path / "again")
+    assert again.exit_code == 1 and not (tmp_path / "again").exists()
+
+
+def test_one_name_for_a_flip_in_files_strip_and_grid(ckpt):
+    from stargan_cli.attributes import flipped_name
+    from stargan_cli.grid import default_columns
+
+    translator = Translator(ckpt, device="cpu")
+    names = [name for name, _ in translator.domain_targets([0, 1, 0, 1, 0])]
+    assert names == [*ATTRS[:3], flipped_name("Male"), flipped_name("Young")] == list(DEFAULT_TARGETS)
+    assert [c.name for c in default_columns([translator.config])] == names
+
+
+def test_a_target_the_face_already_has_is_said_and_points_to_source_attrs(photo, ckpt, tmp_path):
+    result = run(photo, "--to", "Male", "--source-attrs", "Male,Young", "-m", ckpt, "-o", tmp_path / "a.png")
+    assert result.exit_code == 0, result.output
+    assert f"{photo}: nothing changes, the face has Male already" in result.stdout
+    assert "--source-attrs" in result.stdout.split("nothing changes", 1)[1]
+    changed = run(photo, "--to", "Male=0", "--source-attrs", "Male,Young", "-m", ckpt, "-o", tmp_path / "b.png")
+    assert changed.exit_code == 0 and "nothing changes" not in changed.stdout
+
+
+def test_a_face_estimated_to_have_no_attribute_says_so_in_words(photo, ckpt, monkeypatch):
+    monkeypatch.setattr(Translator, "label_from_scores", lambda self, scores: [0.0] * len(scores))
+    result = run(photo, "--to", "Male", "-m", ckpt)
+    assert result.exit_code == 0, result.output
+    assert "estimated to have none of the 5 attributes" in result.stdout and "estimated none" not in result.stdout
+
+
+def test_the_model_lines_read_at_80_columns(photo, ckpt, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from stargan_cli.cli import translate as translate_cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(translate_cli, "console", Console(file=screen, width=80))
+    result = run(photo, "--to", "Young", "-m", ckpt)
+    assert result.exit_code == 0, result.output
+    lines = screen.getvalue().splitlines()
+    assert lines[0] == f"Model: tiny ({Translator(ckpt, device='cpu').config.describe()}) on cpu"
+    assert lines[1] == "  attributes: " + ", ".join(ATTRS)
+
+
+def test_a_long_attribute_list_wraps_between_names():
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from stargan_cli.attributes import CELEBA_ATTRIBUTES
+    from stargan_cli.cli.common import model_lines
+
+    config = SimpleNamespace(describe=lambda: "128px concat wgan-gp 40 attrs")
+    translator = SimpleNamespace(config=config, device="cpu", attributes=CELEBA_ATTRIBUTES)
+    screen = io.StringIO()
+    Console(file=screen, width=80).print(model_lines("celeba-40", translator), highlight=False)
+    lines = screen.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80 and len(lines) > 3
+    words = " ".join(lines).replace(",", " ").split()
+    assert all(name in words for name in CELEBA_ATTRIBUTES)  # none cut in two

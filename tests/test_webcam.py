@@ -528,7 +528,7 @@ def test_cli_headless_records_translated_face_over_untouched_background(face_vid
     out = tmp_path / "out.mp4"
     result = _cli([
         "--source", str(face_video), "--model", str(tiny_checkpoint), "--headless",
-        "--output", str(out), "--detect-every", "3", "--to", "Blond_Hair", "--to", "Male=0",
+        "--output", str(out), "--detect-every", "3", "--to", "Blond_Hair", "--to", "Male=0", "--cycle-every", "6",
     ])
     assert result.exit_code == 0, result.output
     assert "processed 12 frames" in result.output.lower() and "fps" in result.output
@@ -554,7 +554,7 @@ def test_cli_headless_records_translated_face_over_untouched_background(face_vid
     # An existing recording is kept unless --overwrite, as translate does.
     before = out.read_bytes()
     args = ["--source", str(face_video), "--model", str(tiny_checkpoint), "--headless", "--output", str(out),
-            "--max-frames", "2"]
+            "--max-frames", "2", "--to", "Young"]
     refused = _cli(args)
     assert refused.exit_code == 1 and "--overwrite" in refused.output and out.read_bytes() == before
     replaced = _cli([*args, "--overwrite"])
@@ -578,3 +578,51 @@ def test_ffmpeg_own_log_lines_are_silenced(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(broken)], capture_output=True, text=True, env=env, timeout=60)
     assert "could not be opened as a video" in done.stdout
     assert done.stderr.strip() == ""
+
+
+def test_cycle_every_moves_through_the_targets(face_video):
+    frames: list = []
+    source = open_source(face_video)
+    try:
+        run_webcam(source, FakeEngine(), WebcamOptions(cycle_every=3), on_frame=frames.append)
+    finally:
+        source.close()
+    assert [f.target for f in frames] == ["invert"] * 3 + ["flip"] * 3 + ["invert"] * 3 + ["flip"] * 3
+
+
+def test_headless_with_several_targets_needs_cycle_every(face_video, tiny_checkpoint):
+    for targets in (["--to", "Blond_Hair", "--to", "Male=0"], []):  # given, or the model's own
+        result = _cli(["--source", str(face_video), "--model", str(tiny_checkpoint), "--headless", *targets])
+        assert result.exit_code == 2, result.output
+        assert "no window to pick one" in result.output and "--cycle-every N" in result.output
+    result = _cli(["--source", str(face_video), "--model", str(tiny_checkpoint), "--headless", "--max-frames", "4",
+                   "--to", "Blond_Hair", "--to", "Male=0", "--cycle-every", "2"])
+    assert result.exit_code == 0, result.output
+    assert "2 target(s), the next every 2 frames" in result.output
+
+
+def test_max_frames_counts_frames_of_the_source_with_or_without_dropping(face_video, tmp_path):
+    source = open_source(face_video, limit=4)  # every frame: 4 read, 4 processed
+    try:
+        stats = run_webcam(source, FakeEngine(), WebcamOptions(detect_every=4))
+    finally:
+        source.close()
+    assert (stats.processed, stats.frames_read, stats.dropped) == (4, 4, 0)
+    out = tmp_path / "five.mp4"
+    source = open_source(face_video, realtime=True, limit=5)  # slower than the file: some dropped
+    try:
+        stats = run_webcam(source, FakeEngine(delay=0.15), WebcamOptions(detect_every=4, output=out))
+    finally:
+        source.close()
+    assert stats.frames_read == 5 and stats.processed + stats.dropped == 5
+    assert stats.frames_written == 5 == len(_read_video(out))
+
+
+def test_cli_realtime_max_frames_agrees_with_itself(face_video, tiny_checkpoint, tmp_path):
+    out = tmp_path / "rt.mp4"
+    result = _cli(["--source", str(face_video), "--model", str(tiny_checkpoint), "--headless", "--realtime",
+                   "--max-frames", "5", "--to", "Young", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # long paths wrap
+    assert "read 5," in said and f"Recorded {out} (5 frames)" in said
+    assert "Translating frames: 5/5 frames (100%)" in result.output  # the progress counts them too

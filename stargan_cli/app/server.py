@@ -1,6 +1,6 @@
 """The HTTP layer of ``stargan app``: a Starlette application over :class:`.engine.Engine`.
 
-Routes: ``/`` the page; ``/static/*`` its script and style (from this package); ``/files/NAME``
+Routes: ``/`` the page (and ``/favicon.ico``, its icon); ``/static/*`` its script and style (from this package); ``/files/NAME``
 images the engine wrote; ``/api/*`` JSON. Every problem is answered as ``{"error": message}``
 with a 4xx status (5xx only for a bug), so the page can show it; nothing a request sends can
 stop the server. Every JSON field is checked by :mod:`.requests` before the engine sees it; a
@@ -80,6 +80,10 @@ def create_app(engine: Engine, *, allowed_hosts: Sequence[str] | None = None) ->
     async def index(request: Request) -> Response:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
 
+    async def favicon(request: Request) -> Response:
+        # Browsers ask for /favicon.ico whatever the page links; the page's own icon answers.
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     async def models(request: Request) -> Response:
         async def work() -> Response:
             name = request.query_params.get("name")
@@ -134,6 +138,7 @@ def create_app(engine: Engine, *, allowed_hosts: Sequence[str] | None = None) ->
 
     routes = [
         Route("/", index),
+        Route("/favicon.ico", favicon),
         Route("/api/models", models),
         Route("/api/upload", upload, methods=["POST"]),
         Route("/api/example", example, methods=["POST"]),

@@ -188,7 +188,7 @@ def _usage_message(err: Any, fallback: str) -> str:
 app = typer.Typer(
     cls=_Group,
     name="stargan",
-    help="StarGAN face attribute translation: download, train, translate, grid, webcam, eval.",
+    help="StarGAN face attribute translation.",  # the commands are added by _register_all
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,  # plain help: it reflows at any width (tidy_help sets the placeholders)
@@ -223,6 +223,9 @@ def _register_all() -> None:
 
     for module in (download, train, study, translate, grid, webcam, webapp, eval_cmd, info, cache):
         module.register(app)
+    # The summary names every command, from the commands themselves, so that none is left out.
+    names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    app.info.help = f"StarGAN face attribute translation: {', '.join(n for n in names if n)}."
 
 
 _register_all()

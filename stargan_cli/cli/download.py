@@ -12,16 +12,14 @@ from .common import console, err_console
 
 
 def _print_list() -> None:
-    from rich.table import Table
+    """One line per asset (name, kind, size, installed), its file or folder on the line below:
+    as a column of its own the path was folded every 12 characters at 80 columns."""
+    from rich.markup import escape
+    from rich.text import Text
 
     from ..download import statuses
 
-    table = Table(title="stargan downloads")
-    table.add_column("name", style="bold", no_wrap=True)
-    table.add_column("kind")
-    table.add_column("size", justify="right")
-    table.add_column("installed")
-    table.add_column("where", overflow="fold")
+    rows: list[tuple[str, str, str, str, str]] = []
     for row in statuses():
         asset = row.asset
         if row.installed:
@@ -30,16 +28,30 @@ def _print_list() -> None:
                 where = f"{asset.target()} ({len(row.paths)} models: {', '.join(p.stem for p in row.paths)})"
             else:
                 where = str(row.paths[0])
+            where = escape(where)
         else:
             state = f"[yellow]partial[/] ({_human(row.partial)})" if row.partial else "no"
-            where = f"[dim]{asset.target()}[/]"
+            where = f"[dim]{escape(str(asset.target()))}[/]"
         if row.installed or row.size is not None:
             size = _human(row.size)
         else:
             size = asset.approx_size or "not published"
-        table.add_row(asset.name, asset.kind, size, state, where)
-    console.print(table)
-    console.print("[dim]Sizes: on disk when installed, else the download's. Install with "
+        rows.append((asset.name, asset.kind, size, state, where))
+    header = ("name", "kind", "size", "installed")
+    widths = [max(Text.from_markup(r[i]).cell_len for r in [header, *rows]) for i in range(4)]
+
+    def cells(values: tuple[str, ...]) -> str:
+        out = []
+        for i, (value, width) in enumerate(zip(values, widths)):
+            pad = " " * (width - Text.from_markup(value).cell_len)
+            out.append(pad + value if i == 2 else value + pad)  # sizes right-aligned
+        return "  ".join(out).rstrip()
+
+    console.print(f"[bold]{cells(header)}[/]", highlight=False, soft_wrap=True)
+    for name, kind, size, state, where in rows:
+        console.print(cells((f"[bold]{name}[/]", kind, size, state)), highlight=False, soft_wrap=True)
+        console.print(f"  {where}", highlight=False, soft_wrap=True)
+    console.print("[dim]Sizes on disk, or of the download when not installed. Install with "
                   "`stargan download NAME`.[/]", highlight=False)
 
 

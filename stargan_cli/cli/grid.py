@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import StarganError, UsageError
-from .common import DeviceOption, console, err_console
+from .common import DeviceOption, console, err_console, model_lines
 from .options import (
     OverwriteOption, RecursiveOption, batch_size_option, data_option, face_option, model_option, no_detect_option,
     output_option, source_attrs_option, to_option,
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         background: Annotated[str, typer.Option("--background", help="Background colour: name, #rrggbb or R,G,B.")] = "white",
         cell_size: Annotated[
             Optional[int],
-            typer.Option("--cell-size", help="Side of each cell in pixels. Default: the largest model's image size.", min=8, show_default=False),
+            typer.Option("--cell-size", help="Side of each cell in pixels. Default: the largest model's image size, at least 256.", min=8, show_default=False),
         ] = None,
         font_size: Annotated[
             Optional[int], typer.Option("--font-size", help="Label text size. Default: cell size / 10 (10-22).", min=8, show_default=False)
@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
         from .. import grid as lib
-        from ..progress import make_progress
+        from ..progress import make_progress, print_line
 
         if dataset is None and not inputs:
             raise UsageError("no input given: name image files or folders, or use --dataset celeba")
@@ -154,11 +154,7 @@ def register(app: typer.Typer) -> None:
 
         models = lib.load_models(model or [], device)
         for m in models:
-            config = m.translator.config
-            console.print(
-                escape(f"Model {m.name}: {', '.join(config.attributes)} ({config.describe()}) on {m.translator.device}"),
-                highlight=False,
-            )
+            console.print(model_lines(m.name, m.translator), highlight=False)
         columns = (
             lib.parse_columns(to, [m.translator.attributes for m in models])
             if to else lib.default_columns([m.translator.config for m in models])
@@ -189,7 +185,7 @@ def register(app: typer.Typer) -> None:
 
                 def written(path: Path, count: int) -> None:
                     progress.advance(task)
-                    progress.console.print(escape(f"{path}: {count} frames"), highlight=False)
+                    print_line(progress, console, escape(f"{path}: {count} frames"), highlight=False)
 
                 lib.write_animations(
                     plan, models, grid_inputs, columns, frames=frames, mode=gif_mode, style=style,

@@ -8,7 +8,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..choices import ADVERSARIAL_LOSSES, DATASETS, G_OUTPUTS, NORMS, PRECISIONS, SCHEDULES, UPSAMPLES
+from ..choices import (
+    ADVERSARIAL_LOSSES, DATASETS, G_OUTPUTS, NORMS, PRECISIONS, RESUMABLE_SETTINGS, SCHEDULES, UPSAMPLES,
+)
 from .common import DeviceOption, console, err_console
 
 HELP = """Train a StarGAN on CelebA, a folder-per-domain dataset, or both jointly.
@@ -17,7 +19,7 @@ By default it trains on the CelebA folder that `stargan download celeba` fills, 
 
 Several GPUs: start it with torchrun, e.g. `torchrun --nproc_per_node 4 -m stargan_cli train ...`; --batch-size is then per process.
 
-Ctrl-C saves a checkpoint and exits (code 130). `--resume RUN_DIR` continues exactly where the last checkpoint stopped; a resumed run may change --iters, --device, --num-workers, the data paths and the reporting flags, nothing else.
+Ctrl-C saves a checkpoint and exits (code 130). `--resume RUN_DIR` continues exactly where the last checkpoint stopped; a resumed run may change {resumable}, nothing else.
 
 Examples:
 
@@ -31,6 +33,20 @@ Examples:
 
   stargan train --init stargan-celeba-mini --data my-celeba/ --iters 5000
 """
+
+# The flag of each TrainConfig field whose flag is not simply --field-name (None: no flag of
+# its own here; `stargan study` sets it).
+_FLAGS = {"tensorboard": "--no-tensorboard", "use_cache": "--no-cache",
+          "cuda_graphs": "--cuda-graphs", "save_every_seconds": None}
+
+
+def resumable_flags() -> list[str]:
+    """The flags a resumed run may change (:data:`~stargan_cli.choices.RESUMABLE_SETTINGS`)."""
+    flags = [_FLAGS.get(name, "--" + name.replace("_", "-")) for name in RESUMABLE_SETTINGS]
+    return [flag for flag in flags if flag is not None]
+
+
+HELP = HELP.replace("{resumable}", ", ".join(resumable_flags()))
 
 
 

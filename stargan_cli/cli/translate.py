@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..errors import StarganError, UsageError
-from .common import DeviceOption, console, err_console, print_error
+from .common import DeviceOption, console, err_console, model_lines, print_error
 from .options import (
     OverwriteOption, RecursiveOption, batch_size_option, face_option, model_option, no_detect_option, output_option,
     paste_option, source_attrs_option, to_option,
@@ -41,9 +41,26 @@ Examples:
 def _describe_source(translator: "Translator", face) -> str:
     on = [a for a, v in zip(translator.attributes, face.source_label) if v > 0.5]
     if face.estimated:
-        shown = ", ".join(f"{a} {face.source[a]:.2f}" for a in on) or "none"
-        return f"estimated {shown}"
-    return f"given {', '.join(on) or 'none'}"
+        shown = ", ".join(f"{a} {face.source[a]:.2f}" for a in on)
+        return f"estimated {shown}" if on else f"estimated to have none of the {len(translator.attributes)} attributes"
+    return f"given {', '.join(on)}" if on else "given no attribute"
+
+
+def _unchanged_note(translator: "Translator", result: "TranslationResult", name: str, to: list[str]) -> str | None:
+    """A line for the faces that ``to`` asks nothing of, as they already have it (the output is
+    then the face as it is), pointing to --source-attrs; None when every face changes."""
+    from ..attributes import target_name
+
+    targets = translator.parse_targets(to)
+    layout = translator.layout
+    same = [f for f in result.faces if layout.target_label(f.source_label, targets) == layout.start_label(f.source_label)]
+    if not same:
+        return None
+    asked = target_name(targets)  # as the output file is named: Male, Male=0, Blond_Hair+Young
+    faces = "the face" if len(result.faces) == 1 else "face " + ", ".join(str(f.number) for f in same)
+    how = "is estimated to have" if any(f.estimated for f in same) else "has"
+    return (f"{name}: nothing changes, {faces} {how} {asked} already; if that is wrong, "
+            "give its attributes with --source-attrs")
 
 
 def register(app: typer.Typer) -> None:
@@ -100,13 +117,14 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[int, batch_size_option("Faces per batch on the device.")] = 16,
         device: DeviceOption = None,
     ) -> None:
+        from rich.markup import escape
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
         from ..attributes import CELEBA_ATTRIBUTES, target_name
         from ..image_files import InputFile, collect_inputs, example_image_path, looks_like_output
-        from ..model_store import check_targets_early
+        from ..model_store import DEFAULT_MODEL, check_targets_early, display_names
         from ..output_plan import OutputPlan, write_outputs
-        from ..progress import make_progress
+        from ..progress import make_progress, print_line
         from ..translate import Translator, check_request
 
         check_request(to, all_domains=all_domains, detect=not no_detect, face=face, paste=paste, batch_size=batch_size)
@@ -152,10 +170,7 @@ def register(app: typer.Typer) -> None:
             [f.path for f in files], to=to, all_domains=all_domains, source=source_attrs,
             detect=not no_detect, face=face, batch_size=batch_size, paste=paste,
         )
-        console.print(
-            f"Model: {', '.join(translator.attributes)} ({translator.config.describe()}) on {translator.device}",
-            highlight=False, soft_wrap=True,
-        )
+        console.print(model_lines(display_names([model or DEFAULT_MODEL])[0], translator), highlight=False)
         by_key = {f.path: f for f in files}
         written: dict[Path, Path] = {}
         done = 0
@@ -182,7 +197,10 @@ def register(app: typer.Typer) -> None:
                 done += 1
                 shown = f"{item.path.name} (bundled example)" if item.path == example_path else str(item.path)
                 summary = _summary(translator, result, shown, no_detect, [p for p, _ in outputs])
-                console.print(summary, highlight=False, soft_wrap=True)  # stdout; above the bar on a terminal
+                print_line(progress, console, summary, highlight=False, soft_wrap=True)  # above a live bar
+                note = _unchanged_note(translator, result, shown, to) if to else None
+                if note:
+                    print_line(progress, console, escape(note), highlight=False, soft_wrap=True)
         total = len(files) + len(failures)
         if failed:
             if total > 1:

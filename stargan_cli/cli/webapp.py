@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import StarganError
-from .common import DeviceOption, console, err_console
+from .common import DeviceOption, console, err_console, model_lines
 from .options import model_option
 
 # Rich markup would read [app] as a tag: the backslash keeps the bracket.
@@ -66,10 +66,7 @@ def register(app: typer.Typer) -> None:
 
         models = Models(model or (), device=device)
         translator = models.get()  # load (or download) the first model now: its errors end the command here
-        console.print(
-            f"Model: {models.default}: {', '.join(translator.attributes)} ({translator.config.describe()}) on {translator.device}",
-            highlight=False, soft_wrap=True,
-        )
+        console.print(model_lines(models.default, translator), highlight=False)
         sock = serving.bind(host, port)
         engine = Engine(models, max_bytes=int(max_upload_mb * 2**20), memory_mb=memory_mb, keep_minutes=keep_minutes)
         loopback = serving.is_loopback(host)
@@ -91,11 +88,14 @@ def register(app: typer.Typer) -> None:
                     time.sleep(0.05)
 
             threading.Thread(target=open_when_ready, daemon=True).start()
+        interrupted = False
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled once it has stopped
-            pass
+            interrupted = True
         finally:
             engine.close()
             sock.close()
         console.print("Stopped.", highlight=False)
+        if interrupted or server.should_exit:  # (older uvicorn returns without re-raising)
+            raise typer.Exit(130)  # Ctrl-C ends every command with 130, a served page too

@@ -75,7 +75,18 @@ def register(app: typer.Typer) -> None:
         ] = False,
         max_frames: Annotated[
             Optional[int],
-            typer.Option("--max-frames", min=1, help="Stop after N processed frames.", show_default=False),
+            typer.Option(
+                "--max-frames", min=1, show_default=False,
+                help="Stop after N frames of the source (with frames dropped when behind, those count too).",
+            ),
+        ] = None,
+        cycle_every: Annotated[
+            Optional[int],
+            typer.Option(
+                "--cycle-every", min=1, show_default=False,
+                help="Move on to the next target every N processed frames. With --headless and "
+                "several targets it is needed: there are no keys to pick one.",
+            ),
         ] = None,
         realtime: Annotated[
             Optional[bool],
@@ -101,7 +112,9 @@ def register(app: typer.Typer) -> None:
 
           stargan webcam --to Blond_Hair --to Male=0
 
-          stargan webcam --source clip.mp4 --headless --output translated.mp4
+          stargan webcam --source clip.mp4 --headless --to Blond_Hair --output translated.mp4
+
+          stargan webcam --source clip.mp4 --headless --cycle-every 30 --output all.mp4
         """
         from ..errors import StarganError, UsageError
         from ..model_store import check_targets_early
@@ -120,6 +133,8 @@ def register(app: typer.Typer) -> None:
                 raise StarganError(problem)
         for target in to or []:  # attribute names, before any model is loaded
             check_targets_early([target], model)
+        if headless and cycle_every is None and to and len(to) > 1:
+            raise UsageError(_NO_KEYS.format(count=len(to)))
         spec = parse_source(source)
         if realtime is False and spec.live:
             raise UsageError(
@@ -133,10 +148,12 @@ def register(app: typer.Typer) -> None:
             raise StarganError(f"--snapshots {snapshots} is a file: give a folder")
 
         # The source first: a missing camera is reported before a model is downloaded.
-        frames = open_source(spec, realtime=realtime)
+        frames = open_source(spec, realtime=realtime, limit=max_frames)
         try:
             translator = Translator.from_pretrained(model, device=device, half=half)
             engine = ModelEngine(translator, to, source_attrs=source_attrs)
+            if headless and cycle_every is None and len(engine) > 1:  # the model's default targets
+                raise UsageError(_NO_KEYS.format(count=len(engine)))
             display = HeadlessDisplay() if headless else WindowDisplay(f"stargan webcam - {spec.describe()}")
             width, height = frames.size
             dtype = str(translator.dtype).replace("torch.", "")
@@ -144,7 +161,7 @@ def register(app: typer.Typer) -> None:
                 f"{spec.describe()}: {width}x{height} at {frames.fps:.0f} fps"
                 f"{', dropping frames when behind' if frames.realtime else ', every frame'} · "
                 f"model {translator.config.image_size} px on {translator.device} ({dtype}) · "
-                f"{len(engine)} target(s)",
+                f"{len(engine)} target(s)" + (f", the next every {cycle_every} frames" if cycle_every and len(engine) > 1 else ""),
                 highlight=False,
             )
             if not headless:
@@ -153,7 +170,7 @@ def register(app: typer.Typer) -> None:
                 err_console.print("running until Ctrl-C (or use --max-frames N)", highlight=False)
             options = WebcamOptions(
                 detect_every=detect_every, paste_back=not no_paste, paste_mode=paste, max_frames=max_frames,
-                output=output, snapshots=snapshots,
+                output=output, snapshots=snapshots, cycle_every=cycle_every,
             )
             with _file_progress(frames, max_frames) as advance:
                 stats = run_webcam(
@@ -169,6 +186,12 @@ def register(app: typer.Typer) -> None:
         if stats.snapshots:
             saved = len(stats.snapshots) // 2
             console.print(f"Saved {saved} snapshot(s) in {stats.snapshots[0].parent}", highlight=False)
+
+
+_NO_KEYS = (
+    "{count} targets and no window to pick one with keys: give a single --to, or --cycle-every N "
+    "to go through them every N frames"
+)
 
 
 @contextmanager
@@ -191,4 +214,5 @@ def _file_progress(frames, max_frames: int | None) -> Iterator[Callable[..., Non
     )
     with progress:
         task = progress.add_task("Translating frames", total=total)
-        yield lambda result: progress.advance(task)
+        # Counted in frames of the file: one processed, plus those dropped just before it.
+        yield lambda result: progress.advance(task, 1 + result.skipped)

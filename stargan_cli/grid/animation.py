@@ -15,7 +15,7 @@ from .inputs import GridInput
 from .layout import SheetStyle, check_sheet_fits, fit_cell
 from .models import GridModel
 from .sheet import Progress
-from .text import fit_lines, line_height, mark_color, text_color, text_width
+from .text import fit_lines, line_height, load_font, mark_color, text_color, text_width
 
 ANIMATION_MODES = ("back", "chain")
 
@@ -71,7 +71,9 @@ def _caption(frame: Image.Image, text: str, t: float, style: SheetStyle) -> Imag
     pad = style.text_pad
     font, lines = fit_lines(text, style.text_size, frame.size[0] - 2 * pad, 1)
     bar = max(2, style.text_size // 5)
-    height = line_height(font) + 2 * pad + bar
+    # The strip's height comes from the full-size font, not from the one shrunk to fit this
+    # caption: every frame of an animation must have the same size.
+    height = line_height(load_font(style.text_size)) + 2 * pad + bar
     out = Image.new("RGB", (frame.size[0], frame.size[1] + height), style.background)
     out.paste(frame, (0, 0))
     draw = ImageDraw.Draw(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..attributes import CELEBA_ATTRIBUTES, HAIR_COLORS, resolve_attribute, split_names, target_name, target_set
+from ..attributes import CELEBA_ATTRIBUTES, resolve_attribute, split_names, target_name, target_set
 from ..errors import UsageError
 from ..label_layout import LabelLayout
 
@@ -47,16 +47,13 @@ class Column:
             return None
         layout = translator.layout
         if self.domain is not None:
-            return dict(layout.domain_targets(source_label))[self.domain]
+            return dict(layout.domain_targets(source_label))[self.name]
         targets = layout.parse_targets([f"{a}={v:g}" for a, v in self.targets])
         return layout.target_label(source_label, targets)
 
 
 def _default_header(config, attribute: str) -> str:
-    domains = LabelLayout.of(config).domains
-    if attribute in HAIR_COLORS or (domains is not None and attribute in domains.names):
-        return attribute
-    return f"{attribute} (flip)"
+    return LabelLayout.of(config).domain_target_name(attribute)
 
 
 def default_columns(configs: Sequence[Any]) -> list[Column]:

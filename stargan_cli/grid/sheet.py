@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from ..photos.pipeline import TranslationResult
 
 Progress = Callable[[int, int], None]  # called with (done, total)
-# Smallest cell side of the ``--all`` strip (NAME.all.png): a 128 px model's squares are enlarged.
+# Smallest default cell side of what people look at: the ``--all`` strip (NAME.all.png), grid
+# sheets and animations. A 64 or 128 px model's squares are enlarged to stay readable.
 STRIP_CELL = 256
 
 
@@ -103,8 +104,9 @@ def translate_cells(
 
 
 def default_cell_size(models: Sequence[GridModel]) -> int:
-    """The largest model size: no model's output is shrunk."""
-    return max(m.image_size for m in models)
+    """The largest model size (no model's output is shrunk), and at least
+    :data:`STRIP_CELL` (small models' squares are enlarged, as in ``translate --all``'s strip)."""
+    return max(STRIP_CELL, *(m.image_size for m in models))
 
 
 def make_sheet(

@@ -9,20 +9,17 @@ from typing import Any
 
 from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
 from ..checkpoints import CONFIG_LIMITS
-from ..choices import ADVERSARIAL_LOSSES, DATASETS, G_OUTPUTS, NORMS, PRECISIONS, SCHEDULES, UPSAMPLES
+from ..choices import (
+    ADVERSARIAL_LOSSES, DATASETS, G_OUTPUTS, NORMS, PRECISIONS, RESUMABLE_SETTINGS, SCHEDULES, UPSAMPLES,
+)
 from ..errors import StarganError, UsageError
 from ..models.config import JsonSettings
 from .augment import parse_policy
 
 CONFIG_NAME = "config.json"
 
-# Settings a resumed run may change: where and how it runs, how long, how often it reports.
-# Everything else (model shape, data, losses, optimiser) is fixed by the run being resumed.
-RESUMABLE_OVERRIDES = frozenset({
-    "iters", "decay_iters", "data", "folder_data", "device", "num_workers", "save_every", "keep",
-    "save_every_seconds", "sample_every", "log_every", "tensorboard", "quiet", "use_cache",
-    "cuda_graphs", "compile", "channels_last",  # how fast, not what is computed
-})
+# Settings a resumed run may change (see choices.RESUMABLE_SETTINGS).
+RESUMABLE_OVERRIDES = frozenset(RESUMABLE_SETTINGS)
 
 
 # Upper bounds of the size settings: the model's from the checkpoint rule (a model past them

@@ -94,9 +94,9 @@ class ModelEngine:
         if self._explicit is not None:
             wanted = self._explicit[index]
             return target_name(wanted), self.layout.target_label(source, wanted)
-        name, label = self.layout.domain_targets(source)[index]
-        position = self.translator.attributes.index(name)
-        return target_name({name: label[position]}), label
+        _, label = self.layout.domain_targets(source)[index]
+        name = self.layout.domain_attributes[index]  # shown as where this face goes: Male=0
+        return target_name({name: label[self.translator.attributes.index(name)]}), label
 
     def translate(self, square: Image.Image, label: Sequence[float]) -> Image.Image:
         """Run G on one model-size square."""

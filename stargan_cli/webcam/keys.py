@@ -40,6 +40,11 @@ class ViewState:
             raise ValueError(f"target {self.target} out of range 0..{self.targets - 1}")
 
 
+def next_target(state: ViewState, step: int = 1) -> ViewState:
+    """``state`` moved ``step`` targets on, wrapping around (the right key, ``--cycle-every``)."""
+    return replace(state, target=(state.target + step) % state.targets)
+
+
 def handle_key(state: ViewState, key: int | None) -> tuple[ViewState, Action]:
     """The new state and the action for ``key`` (a ``cv2.waitKeyEx`` code; -1 or None: none).
 
@@ -50,9 +55,9 @@ def handle_key(state: ViewState, key: int | None) -> tuple[ViewState, Action]:
     if key is None or key < 0:
         return state, Action.NONE
     if key in LEFT_KEYS or key in (ord(","), ord("<")):
-        return replace(state, target=(state.target - 1) % state.targets), Action.TARGET
+        return next_target(state, -1), Action.TARGET
     if key in RIGHT_KEYS or key in (ord("."), ord(">")):
-        return replace(state, target=(state.target + 1) % state.targets), Action.TARGET
+        return next_target(state), Action.TARGET
     if key > 0xFF:
         return state, Action.NONE
     char = chr(key).lower()

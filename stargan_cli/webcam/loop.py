@@ -18,7 +18,7 @@ from ..photos.paste import DEFAULT_PASTE, paste_square
 from .display import Display, HeadlessDisplay
 from .drawing import compose, letterbox
 from .engine import Engine
-from .keys import Action, ViewState, handle_key
+from .keys import Action, ViewState, handle_key, next_target
 from .recording import VideoRecorder, save_snapshot
 from .sources import FrameSource
 from .tracking import FaceTracker
@@ -56,6 +56,7 @@ class WebcamOptions:
     output: Path | None = None
     snapshots: Path | None = None  # None: the current folder
     start_target: int = 0
+    cycle_every: int | None = None  # move on to the next target every N processed frames
 
 
 @dataclass
@@ -206,6 +207,8 @@ def run_webcam(
                 ))
             shown_paste = state.paste_back
             state, action = handle_key(state, key)
+            if options.cycle_every and stats.processed % options.cycle_every == 0:
+                state = next_target(state)
             if action is Action.SNAPSHOT:
                 # Without paste-back the result is the model square itself, not its enlargement.
                 saved_result = _to_bgr(translated) if translated is not None and not shown_paste else result

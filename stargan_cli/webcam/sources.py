@@ -156,9 +156,11 @@ class FrameSource:
     ``realtime=False`` (video files only): :meth:`read` decodes the next frame itself, so
     every frame is processed. ``realtime=True``: a reader thread keeps only the newest frame
     in a :class:`LatestFrame`; a file is then paced at its own frame rate, like a camera.
+    ``limit``: the source ends after that many frames taken from the capture (processed or
+    dropped alike), so that ``--max-frames`` means the same with and without dropping.
     """
 
-    def __init__(self, spec: SourceSpec, capture, first: np.ndarray, realtime: bool) -> None:
+    def __init__(self, spec: SourceSpec, capture, first: np.ndarray, realtime: bool, limit: int | None = None) -> None:
         import cv2
 
         if not realtime and spec.live:
@@ -168,6 +170,7 @@ class FrameSource:
             )
         self.spec = spec
         self.realtime = realtime
+        self.limit = limit
         self._capture = capture
         self._first: np.ndarray | None = first
         self.size = (int(first.shape[1]), int(first.shape[0]))
@@ -215,6 +218,8 @@ class FrameSource:
         if self._first is not None:
             frame, self._first = self._first, None
             return Grabbed(frame)
+        if self.limit is not None and self._frames_read >= self.limit:
+            return None
         ok, frame = self._capture.read()
         if not ok or frame is None:
             return None
@@ -237,7 +242,7 @@ class FrameSource:
             # A camera's first frame was read before the model loaded: too old to show.
             frame = None if self.spec.live else self._first
             self._first = None
-            while not self._stop.is_set():
+            while not self._stop.is_set() and (self.limit is None or count < self.limit):
                 if frame is None:
                     if period is not None:  # a file plays at its own speed, like a camera
                         delay = start + count * period - time.perf_counter()
@@ -264,10 +269,11 @@ class FrameSource:
         self._capture.release()
 
 
-def open_source(spec: SourceSpec | str | int, realtime: bool | None = None) -> FrameSource:
+def open_source(spec: SourceSpec | str | int, realtime: bool | None = None, limit: int | None = None) -> FrameSource:
     """Open ``spec`` with OpenCV and read its first frame, with clear errors when that fails.
 
     ``realtime`` None means: drop frames for cameras and streams, process every frame of a file.
+    ``limit``: end after that many frames (see :class:`FrameSource`).
     """
     import cv2
 
@@ -296,4 +302,4 @@ def open_source(spec: SourceSpec | str | int, realtime: bool | None = None) -> F
     if spec.kind == "camera":
         # Keep the driver's own queue short; not every backend supports it.
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
-    return FrameSource(spec, capture, first, realtime)
+    return FrameSource(spec, capture, first, realtime, limit)
