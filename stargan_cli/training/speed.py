@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ..devices import default_precision
+from .. import devices
 from ..errors import StarganError
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -22,7 +22,9 @@ AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 class SpeedPlan:
     """How a run computes: precision, CUDA graphs, torch.compile, channels-last tensors.
 
-    ``notes`` say why something asked for is off (e.g. CUDA graphs on the CPU).
+    ``notes`` say why something asked for is off (e.g. CUDA graphs on the CPU) and what
+    ``--precision auto`` picked on a CPU; ``warnings`` what was asked for but will be slow
+    (bf16 on a CPU without native bf16).
     """
 
     precision: str
@@ -30,6 +32,7 @@ class SpeedPlan:
     compile: bool
     channels_last: bool
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -72,8 +75,17 @@ def plan_speed(
     measured, unmeasured on GPUs). Graphs asked for where they cannot run (CPU, torchrun, fp16)
     are off, with a note saying why.
     """
-    precision = precision or default_precision(device)
     notes: list[str] = []
+    warnings: list[str] = []
+    if precision in (None, "auto"):
+        precision = devices.default_precision(device)
+        if device.type == "cpu":
+            notes.append(f"--precision auto picked {precision}: this CPU "
+                         + ("computes bf16 natively (AVX512-BF16 or AMX)" if precision == "bf16"
+                            else "has no native bf16 (AVX512-BF16 or AMX), where bf16 is slower than fp32"))
+    elif precision == "bf16" and device.type == "cpu" and not devices.cpu_has_native_bf16():
+        warnings.append("this CPU has no native bf16 (AVX512-BF16 or AMX): bf16 is emulated here and "
+                        "slower than fp32; --precision auto picks fp32")
     reason = None
     if device.type != "cuda":
         reason = f"they need a CUDA device, this run uses {device.type}"
@@ -87,7 +99,7 @@ def plan_speed(
         graphs = bool(cuda_graphs) and reason is None
         if cuda_graphs and reason is not None:
             notes.append(f"CUDA graphs are off: {reason}")
-    return SpeedPlan(precision, graphs, bool(compile), bool(channels_last), tuple(notes))
+    return SpeedPlan(precision, graphs, bool(compile), bool(channels_last), tuple(notes), tuple(warnings))
 
 
 def apply_speed(plan: SpeedPlan, device: torch.device) -> None:
