@@ -66,8 +66,10 @@ def plan_speed(
 ) -> SpeedPlan:
     """Resolve the speed settings for ``device``; None means the default.
 
-    Defaults (benchmarks/RESULTS.md says why): bf16 autocast on CUDA and fp32 elsewhere
-    (:func:`devices.default_precision`; bf16 is about 2x slower than fp32 on CPUs); CUDA graphs
+    Defaults (benchmarks/RESULTS.md says why): ``precision`` None or ``"auto"`` is bf16 autocast
+    on CUDA and on CPUs with native bf16, fp32 elsewhere (:func:`devices.default_precision`;
+    emulated bf16 is several times slower than fp32), with a note on a CPU saying what was
+    picked, and a warning when bf16 is asked for on a CPU without native bf16; CUDA graphs
     on wherever they can run (one CUDA process, bf16 or fp32, no torch.compile): capturing the
     whole step took the issue's H200 from 52.8 to 69.8 it/s at batch 16 and was never slower,
     and every capture is checked against eager at run time and falls back with a warning;
