@@ -18,8 +18,12 @@ data already on the device (the data pipeline is measured by ``data_speed.py``).
   fused capturable Adam and CUDA graphs on CUDA; fp32 on the CPU), losses accumulated on the
   device as the trainer does;
 * ``fast-nographs``, ``fast-fp32`` (fp32, no graphs), ``fast-cl`` (channels-last),
-  ``fast-compile`` (torch.compile), ``fast-fp16``, ``fast-plainadam`` (``torch.optim.Adam``
-  without fused kernels): the same with one setting changed.
+  ``fast-compile`` (torch.compile), ``fast-fp16``, ``fast-bf16``, ``fast-plainadam``
+  (``torch.optim.Adam`` without fused kernels): the same with one setting changed;
+  ``fast-bf16-cl``, ``fast-fp32-cl``, ``fast-fp32-compile``: a precision and one setting.
+
+``--loss hinge --n-critic 1 --d-repeat 5 --batch-sizes 8 --quick`` is the bundled model's
+recipe (``stargan_cli/assets/models/MODEL_CARD.md``); the defaults are the paper's network.
 
 Each variant is warmed up (``--warmup`` iterations: the fast path captures its graphs then),
 then timed over ``--windows`` windows of ``--window`` iterations, the variants' windows
@@ -63,7 +67,7 @@ from stargan_cli.training.step import D_LOSSES, G_LOSSES, LossWeights  # noqa: E
 
 ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 VARIANTS = ("original", "fast", "fast-nographs", "fast-fp32", "fast-cl", "fast-compile", "fast-fp16",
-            "fast-plainadam")
+            "fast-plainadam", "fast-bf16", "fast-bf16-cl", "fast-fp32-cl", "fast-fp32-compile")
 
 
 # ----------------------------------------------------------------------------- data
@@ -180,10 +184,10 @@ def model_config(args: argparse.Namespace) -> ModelConfig:
 
 def fast_plan(name: str, args: argparse.Namespace, device: torch.device) -> SpeedPlan:
     """The trainer's plan for ``device``, with the flags and the variant's one change applied."""
-    precision = {"fast-fp32": "fp32", "fast-fp16": "fp16"}.get(name, args.precision)
-    graphs = False if name in ("fast-nographs", "fast-fp32", "fast-plainadam") else args.cuda_graphs
-    return plan_speed(device, precision, graphs, compile=args.compile or name == "fast-compile",
-                      channels_last=args.channels_last or name == "fast-cl")
+    precision = next((p for p in ("fp32", "bf16", "fp16") if name.startswith(f"fast-{p}")), args.precision)
+    graphs = False if name in ("fast-nographs", "fast-plainadam") or name.startswith("fast-fp32") else args.cuda_graphs
+    return plan_speed(device, precision, graphs, compile=args.compile or name.endswith("-compile"),
+                      channels_last=args.channels_last or name.endswith("-cl"))
 
 
 def build_variant(name: str, args: argparse.Namespace, device: torch.device, batches: list[tuple],
@@ -210,7 +214,7 @@ def build_variant(name: str, args: argparse.Namespace, device: torch.device, bat
     if plan.compile:
         compile_networks(nets)
     part = label_parts([(ATTRS, "multi")])[0]
-    stepper = TrainStep(nets, LossWeights(), len(ATTRS), device, cuda_graphs=plan.cuda_graphs,
+    stepper = TrainStep(nets, LossWeights(args.loss), len(ATTRS), device, cuda_graphs=plan.cuda_graphs,
                         channels_last=plan.channels_last,
                         say=lambda text: print(f"[{name}] {text}", file=sys.stderr))
     rng = torch.Generator(device=device)
@@ -286,6 +290,8 @@ def measure(args: argparse.Namespace, device: torch.device, batch: int) -> list[
                 print(f"  batch {batch}: {v.name} FAILED: {failed[v.name]}", file=sys.stderr, flush=True)
                 continue
             rates[v.name].append(args.window / (time.perf_counter() - start))
+            print(f"  batch {batch}: {v.name} window {len(rates[v.name])}: {rates[v.name][-1]:.3f} it/s",
+                  file=sys.stderr, flush=True)
     timed = [v for v in variants if v.name not in failed and rates[v.name]]
     base_rates = rates[timed[0].name] if timed and timed[0].name == args.variants[0] else None
     base = statistics.median(base_rates) if base_rates else float("nan")
@@ -529,6 +535,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=6, help="residual blocks of G")
     parser.add_argument("--d-repeat", type=int, default=6, help="stride-2 layers of D")
     parser.add_argument("--n-critic", type=int, default=5)
+    parser.add_argument("--loss", choices=("wgan-gp", "hinge"), default="wgan-gp", help="adversarial loss")
     parser.add_argument("--quick", action="store_true",
                         help="small settings for a CPU: 64 px, conv 32, 3 windows of 5 iterations, warm-up 5")
     parser.add_argument("--variants", default="original,fast", help=f"comma-separated of {', '.join(VARIANTS)}")

@@ -8,7 +8,7 @@ NORMS = ("concat", "lookup")  # how the generator takes the label (models.genera
 ADVERSARIAL_LOSSES = ("wgan-gp", "hinge")  # training.losses
 DATASETS = ("celeba", "folder", "both")  # what `stargan train` trains on
 SCHEDULES = ("paper", "official")  # learning-rate schedules (training.schedule)
-PRECISIONS = ("fp32", "bf16", "fp16")  # compute precisions of training
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # compute precisions of training (auto: devices.default_precision)
 # The first of each is the paper's (and the published checkpoints') layout.
 G_OUTPUTS = ("rgb", "mask")  # what G's last layer gives (models.generator)
 UPSAMPLES = ("transposed", "resize")  # how G doubles its resolution (models.generator)
@@ -19,6 +19,7 @@ UPSAMPLES = ("transposed", "resize")  # how G doubles its resolution (models.gen
 RESUMABLE_SETTINGS = (
     "iters", "decay_iters", "data", "folder_data", "device", "num_workers",
     "cuda_graphs", "compile", "channels_last",  # how fast, not what is computed
+    "precision",  # weights and optimizer state are fp32 in every precision
     "save_every", "save_every_seconds", "keep", "sample_every", "log_every", "tensorboard", "quiet",
     "use_cache",
 )

@@ -79,13 +79,45 @@ def select_device(name: str | None = None) -> "torch.device":
     raise UsageError(f"unsupported device {name!r}: use {DEVICE_NAMES}")
 
 
-def default_precision(device: "torch.device") -> str:
-    """The precision used for training when none is given.
+# x86 flags (Linux /proc/cpuinfo) of CPUs that compute bf16 natively; elsewhere torch emulates
+# bf16 convolutions, which is slower than fp32 (benchmarks/RESULTS.md).
+NATIVE_BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
-    bf16 autocast on CUDA (fp32 master weights); fp32 elsewhere: on CPUs bf16 convolutions are
-    several times slower than fp32, and MPS autocast support varies by release.
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them in ``cpuinfo`` (x86 ``flags``, Arm
+    ``Features``); empty where there is no such file (macOS, Windows)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def has_native_bf16(flags: frozenset[str]) -> bool:
+    """Whether a CPU with these feature flags computes bf16 natively (AVX512-BF16 or AMX-BF16)."""
+    return bool(flags & NATIVE_BF16_CPU_FLAGS)
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this machine's CPU computes bf16 natively (:func:`has_native_bf16`)."""
+    return has_native_bf16(cpu_flags())
+
+
+def default_precision(device: "torch.device") -> str:
+    """The precision used for training when none is given (``--precision auto``).
+
+    bf16 autocast on CUDA and on CPUs with native bf16 (fp32 master weights and optimizer
+    state either way); fp32 on other CPUs, where bf16 is emulated and slower than fp32, and on
+    MPS, whose autocast support varies by release.
     """
-    return "bf16" if device.type == "cuda" else "fp32"
+    if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
+        return "bf16"
+    return "fp32"
 
 
 def inference_dtype(device: "torch.device", half: bool = True) -> "torch.dtype":

@@ -23,6 +23,13 @@ def stargan_home(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def cpu_without_native_bf16(monkeypatch):
+    """Every test sees a CPU without native bf16, so that ``--precision auto`` is fp32 on every
+    machine; the tests of the precision choice say otherwise where they need to."""
+    monkeypatch.setattr("stargan_cli.devices.cpu_has_native_bf16", lambda: False)
+
+
+@pytest.fixture(autouse=True)
 def isolation_guard():
     """Fails the test that wrote to a real user folder or reached the network, even where the
     code under test caught the IsolationError."""

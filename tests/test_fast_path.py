@@ -129,9 +129,9 @@ class ReplayBackend:
 
 # ----------------------------------------------------------------------------- the plan
 def test_plan_defaults_per_device():
-    cpu = plan_speed(CPU)
+    cpu = plan_speed(CPU)  # conftest: a CPU without native bf16
     assert (cpu.precision, cpu.cuda_graphs, cpu.compile, cpu.channels_last) == ("fp32", False, False, False)
-    assert cpu.notes == ()
+    assert cpu.warnings == ()
     cuda = plan_speed(torch.device("cuda"))
     assert (cuda.precision, cuda.cuda_graphs, cuda.notes) == ("bf16", True, ())
     assert cuda.describe() == "bf16, CUDA graphs"
@@ -146,7 +146,7 @@ def test_plan_defaults_per_device():
 
 
 @pytest.mark.parametrize("device, kwargs, why", [
-    ("cpu", {}, "need a CUDA device"),
+    ("cpu", {"precision": "fp32"}, "need a CUDA device"),
     ("cuda", {"distributed": True}, "several processes"),
     ("cuda", {"precision": "fp16"}, "gradient scaler"),
 ])
@@ -155,6 +155,49 @@ def test_graphs_asked_for_where_they_cannot_run_are_off_with_a_note(device, kwar
     assert plan.cuda_graphs is False and len(plan.notes) == 1 and why in plan.notes[0]
     # Not asked for: off silently.
     assert plan_speed(torch.device(device), **kwargs).notes == ()
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_auto_precision_on_a_cpu_is_bf16_only_where_it_is_native(monkeypatch, native):
+    monkeypatch.setattr("stargan_cli.devices.cpu_has_native_bf16", lambda: native)
+    for precision in (None, "auto"):
+        plan = plan_speed(CPU, precision)
+        assert plan.precision == ("bf16" if native else "fp32")
+        assert plan.warnings == ()
+        assert len(plan.notes) == 1 and plan.notes[0].startswith(f"--precision auto picked {plan.precision}")
+        assert ("has no native bf16" in plan.notes[0]) is not native
+    # Not the CPU's business: bf16 on CUDA, fp32 on MPS; no note there.
+    assert plan_speed(torch.device("cuda"), "auto").precision == "bf16"
+    assert plan_speed(torch.device("mps"), "auto").precision == "fp32"
+    assert plan_speed(torch.device("mps")).notes == ()
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_asked_for_on_a_cpu_without_native_bf16_warns_and_runs(monkeypatch, native):
+    monkeypatch.setattr("stargan_cli.devices.cpu_has_native_bf16", lambda: native)
+    plan = plan_speed(CPU, "bf16")
+    assert plan.precision == "bf16" and plan.notes == ()
+    if native:
+        assert plan.warnings == ()
+    else:
+        assert len(plan.warnings) == 1 and "no native bf16" in plan.warnings[0]
+        assert "--precision auto picks fp32" in plan.warnings[0]
+    assert plan_speed(CPU, "fp32").warnings == plan_speed(CPU, "fp32").notes == ()
+
+
+@pytest.mark.parametrize("text, native", [
+    ("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 fsrm\n", True),  # AMD Zen 4
+    ("flags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n", True),  # Intel Sapphire Rapids
+    ("flags\t\t: fpu sse avx2 fma vaes\nbugs\t\t: avx512_bf16\n", False),  # only the first flags line counts
+    ("Features\t: fp asimd sve\n", False),
+])
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, text, native):
+    from stargan_cli.devices import cpu_flags, has_native_bf16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(text)
+    assert has_native_bf16(cpu_flags(str(cpuinfo))) is native
+    assert cpu_flags(str(tmp_path / "missing")) == frozenset()
 
 
 # ----------------------------------------------------------------------------- eager pass-through
@@ -494,7 +537,9 @@ def test_cli_speed_flags_reach_the_run(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Note: CUDA graphs are off: they need a CUDA device" in result.output
     assert "(fp32, channels-last)" in result.output
+    assert "Note: --precision auto picked fp32: this CPU has no native bf16" in result.output
     config = json.loads((run / "config.json").read_text())
+    assert config["train"]["precision"] == "auto" and config["resolved"]["precision"] == "fp32"
     assert config["train"]["cuda_graphs"] is True and config["train"]["channels_last"] is True
     assert config["resolved"]["speed"] == {"precision": "fp32", "cuda_graphs": False, "compile": False,
                                            "channels_last": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -52,12 +53,16 @@ def _assert_same_state(a: Path, b: Path) -> None:
                 assert torch.equal(torch.as_tensor(pa[key]), torch.as_tensor(pb[key])), f"{opt}.{key} differs"
 
 
-@pytest.mark.parametrize("dataset", ["celeba", "both", "warmup+augment", "mask+resize+ema"])
+@pytest.mark.filterwarnings("ignore:this CPU has no native bf16")
+@pytest.mark.parametrize("dataset", ["celeba", "both", "warmup+augment", "mask+resize+ema", "bf16"])
 def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
     """2N steps in one go equal N steps, a stop, a resume and N more: same weights and
     optimizer states, bit for bit. 10 steps of 4 cross an epoch (22 training images) and the
-    learning rate decays during all of them (the paper schedule over the whole run)."""
+    learning rate decays during all of them (the paper schedule over the whole run).
+    ``bf16``: bf16 autocast on the CPU, with fp32 weights, optimizer state and losses."""
     extra = {}
+    if dataset == "bf16":
+        extra = {"precision": "bf16", "loss": "hinge", "n_critic": 1}
     if dataset == "both":
         from train_helpers import make_folder
 
@@ -66,7 +71,8 @@ def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
         extra = {"warmup_iters": 3, "augment": "translation,cutout"}
     elif dataset == "mask+resize+ema":  # the average of G is saved and continues exactly too
         extra = {"g_output": "mask", "upsample": "resize", "g_ema": 0.9}
-    settings = dict(iters=10, decay_iters=10, n_critic=3, save_every=100, log_every=2, sample_every=100, **extra)
+    settings = dict(iters=10, decay_iters=10, n_critic=3, save_every=100, log_every=2, sample_every=100)
+    settings.update(extra)
     straight = train(tiny(celeba_root, tmp_path / "straight", **settings))
 
     # Only the stop is undone afterwards: monkeypatch.undo() would also lift conftest's
@@ -82,6 +88,39 @@ def test_resume_continues_exactly(celeba_root, tmp_path, monkeypatch, dataset):
     _assert_same_state(straight / "final.pt", resumed / "final.pt")
     # The log continues without repeating steps.
     assert [m["step"] for m in read_metrics(resumed)] == [2, 4, 6, 8, 10]
+    assert all(math.isfinite(v) for m in read_metrics(resumed) for k, v in m.items() if k.startswith(("d_", "g_")))
+    _assert_fp32(resumed / "final.pt")
+
+
+def _assert_fp32(path: Path) -> None:
+    """Weights and optimizer moments of a training checkpoint are fp32, whatever the precision."""
+    checkpoint = load_checkpoint(path)
+    for name in ("G", "D"):
+        assert {v.dtype for v in getattr(checkpoint, name).values() if v.is_floating_point()} == {torch.float32}
+    for opt in ("g_optimizer", "d_optimizer"):
+        moments = [v for st in checkpoint.training[opt]["state"].values() for k, v in st.items() if k != "step"]
+        assert moments and {v.dtype for v in moments} == {torch.float32}
+
+
+@pytest.mark.filterwarnings("ignore:this CPU has no native bf16")
+@pytest.mark.parametrize("first, then", [("fp32", "bf16"), ("bf16", "auto")])
+def test_a_run_continues_in_another_precision(celeba_root, tmp_path, first, then):
+    """Weights and optimizer state are fp32 in every precision, so --precision may change on
+    --resume; the run says so, and config.json records the precision it now trains in."""
+    import json
+
+    run = train(tiny(celeba_root, tmp_path / "run", iters=2, precision=first))
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "--iters", "4", "--precision", then,
+                                      "--num-workers", "0"])
+    assert result.exit_code == 0, result.output
+    now = "fp32" if then == "auto" else then  # conftest: a CPU without native bf16
+    assert f"the run trained in {first} until step 2 and continues in {now}" in result.output
+    assert ("Warning: this CPU has no native bf16" in result.output) is (now == "bf16")
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["precision"] == then and config["resolved"]["precision"] == now
+    assert load_checkpoint(run / "final.pt").step == 4
+    assert all(math.isfinite(v) for m in read_metrics(run) for k, v in m.items() if k.startswith(("d_", "g_")))
+    _assert_fp32(run / "final.pt")
 
 
 def test_resume_can_extend_a_finished_run(celeba_root, tmp_path):

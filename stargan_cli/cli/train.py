@@ -149,7 +149,9 @@ def register(app: typer.Typer) -> None:
         device: DeviceOption = None,
         precision: Annotated[Optional[PrecisionChoice], typer.Option(
             "--precision", case_sensitive=False,
-            help="Compute precision \\[default: bf16 autocast on CUDA (fp32 weights), fp32 elsewhere].",
+            help="Compute precision. auto: bf16 autocast (fp32 weights and optimizer state) on CUDA "
+            "and on CPUs with native bf16 (AVX512-BF16 or AMX), fp32 elsewhere; the run's first lines "
+            "say which \\[default: auto].",
             show_default=False)] = None,
         cuda_graphs: Annotated[Optional[bool], typer.Option(
             "--cuda-graphs/--no-cuda-graphs",

@@ -39,8 +39,9 @@ class TrainConfig(JsonSettings):
     ``stargan download celeba`` fills) and the folder dataset for ``dataset="folder"``;
     ``folder_data`` is the folder dataset of ``dataset="both"``. ``batch_size`` is per process
     under torchrun. ``decay_iters`` larger than ``iters`` decays over the whole run.
-    ``device``/``precision``/``num_workers``/``cuda_graphs`` None pick the defaults for the
-    machine (CUDA graphs on for one CUDA process in bf16/fp32); ``compile`` and
+    ``device``/``num_workers``/``cuda_graphs`` None and ``precision`` ``"auto"`` pick the defaults
+    for the machine (bf16 on CUDA and on CPUs with native bf16; CUDA graphs on for one CUDA
+    process in bf16/fp32); ``compile`` and
     ``channels_last`` are opt-in (see :func:`.speed.plan_speed`).
     ``out`` None: a new folder under ``paths.runs_dir()``. ``resume``: a run folder to continue.
     ``warmup_iters``: the first iterations train G alone to reproduce its input (an identity
@@ -91,7 +92,7 @@ class TrainConfig(JsonSettings):
     init: str | None = None
     seed: int = 1234
     device: str | None = None
-    precision: str | None = None
+    precision: str = "auto"
     cuda_graphs: bool | None = None
     compile: bool = False
     channels_last: bool = False
@@ -111,6 +112,8 @@ class TrainConfig(JsonSettings):
 
     def __post_init__(self) -> None:
         self.attrs = tuple(self.attrs)
+        if self.precision is None:  # config.json of runs from before --precision auto
+            self.precision = "auto"
         for name in ("data", "folder_data", "out", "resume", "init"):
             value = getattr(self, name)
             if value is not None:
@@ -131,8 +134,8 @@ class TrainConfig(JsonSettings):
         need(0 <= self.mask_floor <= self.mask_cap <= 1,
              "--mask-floor and --mask-cap must satisfy 0 <= floor <= cap <= 1")
         need(self.lr_schedule in SCHEDULES, f"--lr-schedule must be paper or official, not {self.lr_schedule!r}")
-        need(self.precision is None or self.precision in PRECISIONS,
-             f"--precision must be fp32, bf16 or fp16, not {self.precision!r}")
+        need(self.precision in PRECISIONS,
+             f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.dataset == "folder":
             need(self.data is not None, "--dataset folder needs --data DIR: a folder with one subfolder of images per domain")
             self.attrs = ()  # the domains are the dataset's subfolders

@@ -185,6 +185,10 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
                 f"the run is already at step {step}: pass --iters larger than {step} "
                 "to train on"
             )
+        previous = _resolved_precision(run_dir)
+        if previous is not None and previous != plan.precision:
+            messages.say(f"Note: the run trained in {previous} until step {step} and continues in "
+                         f"{plan.precision} (weights and optimizer state are fp32 in both)")
     if dist.enabled:
         wrap_ddp(nets, device)
         stack.callback(unwrap_ddp, nets)
@@ -207,6 +211,8 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
         messages.say(part.source.describe())
     for note in plan.notes:
         messages.say(f"Note: {note}")
+    for warning in plan.warnings:
+        messages.warn(warning)
     world = f" x {dist.world_size} processes" if dist.enabled else ""
     messages.say(
         f"Model: {model_config.describe()} ({', '.join(model_config.attributes)}); "
@@ -342,6 +348,15 @@ def _write_first_config(cfg: TrainConfig, run_dir: Path, stack: ExitStack) -> No
             path.unlink(missing_ok=True)
 
     stack.callback(remove_if_first)
+
+
+def _resolved_precision(run_dir: Path) -> str | None:
+    """The precision the run in ``run_dir`` last trained in (its ``config.json``), if known."""
+    try:
+        record = json.loads((run_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+        return str(record["resolved"]["precision"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _write_config(cfg: TrainConfig, run_dir: Path, model_config: ModelConfig, device: torch.device,

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ..devices import default_precision
+from .. import devices
 from ..errors import StarganError
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -22,7 +22,9 @@ AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 class SpeedPlan:
     """How a run computes: precision, CUDA graphs, torch.compile, channels-last tensors.
 
-    ``notes`` say why something asked for is off (e.g. CUDA graphs on the CPU).
+    ``notes`` say why something asked for is off (e.g. CUDA graphs on the CPU) and what
+    ``--precision auto`` picked on a CPU; ``warnings`` what was asked for but will be slow
+    (bf16 on a CPU without native bf16).
     """
 
     precision: str
@@ -30,6 +32,7 @@ class SpeedPlan:
     compile: bool
     channels_last: bool
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -63,8 +66,10 @@ def plan_speed(
 ) -> SpeedPlan:
     """Resolve the speed settings for ``device``; None means the default.
 
-    Defaults (benchmarks/RESULTS.md says why): bf16 autocast on CUDA and fp32 elsewhere
-    (:func:`devices.default_precision`; bf16 is about 2x slower than fp32 on CPUs); CUDA graphs
+    Defaults (benchmarks/RESULTS.md says why): ``precision`` None or ``"auto"`` is bf16 autocast
+    on CUDA and on CPUs with native bf16, fp32 elsewhere (:func:`devices.default_precision`;
+    emulated bf16 is several times slower than fp32), with a note on a CPU saying what was
+    picked, and a warning when bf16 is asked for on a CPU without native bf16; CUDA graphs
     on wherever they can run (one CUDA process, bf16 or fp32, no torch.compile): capturing the
     whole step took the issue's H200 from 52.8 to 69.8 it/s at batch 16 and was never slower,
     and every capture is checked against eager at run time and falls back with a warning;
@@ -72,8 +77,17 @@ def plan_speed(
     measured, unmeasured on GPUs). Graphs asked for where they cannot run (CPU, torchrun, fp16)
     are off, with a note saying why.
     """
-    precision = precision or default_precision(device)
     notes: list[str] = []
+    warnings: list[str] = []
+    if precision in (None, "auto"):
+        precision = devices.default_precision(device)
+        if device.type == "cpu":
+            notes.append(f"--precision auto picked {precision}: this CPU "
+                         + ("computes bf16 natively (AVX512-BF16 or AMX)" if precision == "bf16"
+                            else "has no native bf16 (AVX512-BF16 or AMX), where bf16 is slower than fp32"))
+    elif precision == "bf16" and device.type == "cpu" and not devices.cpu_has_native_bf16():
+        warnings.append("this CPU has no native bf16 (AVX512-BF16 or AMX): bf16 is emulated here and "
+                        "slower than fp32; --precision auto picks fp32")
     reason = None
     if device.type != "cuda":
         reason = f"they need a CUDA device, this run uses {device.type}"
@@ -87,7 +101,7 @@ def plan_speed(
         graphs = bool(cuda_graphs) and reason is None
         if cuda_graphs and reason is not None:
             notes.append(f"CUDA graphs are off: {reason}")
-    return SpeedPlan(precision, graphs, bool(compile), bool(channels_last), tuple(notes))
+    return SpeedPlan(precision, graphs, bool(compile), bool(channels_last), tuple(notes), tuple(warnings))
 
 
 def apply_speed(plan: SpeedPlan, device: torch.device) -> None:
