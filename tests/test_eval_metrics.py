@@ -169,14 +169,19 @@ def test_face_shift_in_8_bit_levels():
     tinted = x.clone()
     tinted[1, 0] += 0.3
     assert metrics.face_shift_per_image(x, tinted).tolist() == pytest.approx([0.0, 0.3 * 127.5 / 3], rel=1e-6)
-    # Changes outside the box (the hair) and noise that averages out inside it do not count.
+    # Changes outside the box (the hair) do not count; a change of either sign inside it does.
     hair = x.clone()
     hair[:, :, :28] = 1.0
+    hair[:, :, :, :16] = -1.0
+    assert metrics.face_shift_per_image(x, hair).tolist() == [0.0, 0.0]
     noisy = x.clone()
     noisy[:, :, 28:60:2, 16:48] += 0.2
     noisy[:, :, 29:60:2, 16:48] -= 0.2
-    assert metrics.face_shift_per_image(x, hair).tolist() == [0.0, 0.0]
-    assert metrics.face_shift_per_image(x, noisy).tolist() == pytest.approx([0.0, 0.0], abs=1e-4)
+    assert metrics.face_shift_per_image(x, noisy).tolist() == pytest.approx([25.5, 25.5], rel=1e-5)
+    # Half the box (16 of its 32 rows) changed by 0.2: half of 25.5.
+    half = x.clone()
+    half[:, :, 44:60, 16:48] += 0.2
+    assert metrics.face_shift_per_image(x, half).tolist() == pytest.approx([12.75, 12.75], rel=1e-5)
 
 
 def test_success_count_and_share():
