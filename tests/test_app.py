@@ -311,7 +311,7 @@ def test_several_users_are_queued_not_parallel(client, engine, monkeypatch):
     photo = upload(client)
     translator = engine.models.get()
     active, most = [0], [0]
-    real = translator.generate_squares
+    real = translator.generate_squares_with_masks
 
     def slow(squares, labels):
         active[0] += 1
@@ -322,7 +322,7 @@ def test_several_users_are_queued_not_parallel(client, engine, monkeypatch):
         finally:
             active[0] -= 1
 
-    monkeypatch.setattr(translator, "generate_squares", slow)
+    monkeypatch.setattr(translator, "generate_squares_with_masks", slow)
     body = {"image": photo["image"], "face": 1, "source": {}, "to": {"Male": 1}}
     answers: list = []
     threads = [threading.Thread(target=lambda: answers.append(client.post("/api/translate", json=body)))
