@@ -85,14 +85,16 @@ def main() -> None:
 
     from PIL import Image
 
-    from stargan_cli.photos.paste import PASTE_MODES, paste_square
+    from stargan_cli.photos.paste import MODES, PASTE_MODES, paste_square
     from stargan_cli.translate import Translator
 
     translator = random_translator() if args.random or args.perfect else Translator(args.model, device="cpu")
     labels = attributes(args.data)
     rng = np.random.default_rng(args.seed)
     sizes = [int(s) for s in args.sizes.split(",")]
-    stats = {(s, m): {"psnr": [], "ssim": [], "out": [], "all": [], "sec": 0.0} for s in sizes for m in PASTE_MODES}
+    # The "mask" paste needs the model's own mask: only models trained with --g-output mask have one.
+    modes = [m for m in PASTE_MODES if translator.has_mask or not MODES[m].needs_mask]
+    stats = {(s, m): {"psnr": [], "ssim": [], "out": [], "all": [], "sec": 0.0} for s in sizes for m in modes}
     found = {s: 0 for s in sizes}
     paths = partition(args.data, 2, args.limit)
     for path in paths:
@@ -107,32 +109,35 @@ def main() -> None:
                 continue
             found[size] += 1
             face = prepared.faces[0]
+            same_mask = other_mask = None
             if args.perfect:
                 same, other = face.crop, None
             else:
-                same, other = translator.generate_squares(
+                (same, other), masks = translator.generate_squares_with_masks(
                     [face.crop, face.crop],
                     [translator.target_label(source, {}), translator.target_label(source, {hair: 1.0})],
                 )
+                if masks is not None:
+                    same_mask, other_mask = masks
             rows, cols = footprint(face.frame, canvas.shape)
             outside = ~head_mask(face.frame, canvas.shape)
-            for mode in PASTE_MODES:
+            for mode in modes:
                 s = stats[(size, mode)]
                 t = time.perf_counter()
-                kept = np.asarray(paste_square(canvas, same, face.frame, source=face.crop, mode=mode))
+                kept = np.asarray(paste_square(canvas, same, face.frame, source=face.crop, mode=mode, mask=same_mask))
                 s["sec"] += time.perf_counter() - t
                 s["psnr"].append(psnr(kept[rows, cols], canvas[rows, cols]))
                 s["ssim"].append(ssim(kept[rows, cols], canvas[rows, cols]))
                 if other is None:
                     continue
-                dyed = np.asarray(paste_square(canvas, other, face.frame, source=face.crop, mode=mode))
+                dyed = np.asarray(paste_square(canvas, other, face.frame, source=face.crop, mode=mode, mask=other_mask))
                 changed = (np.abs(dyed.astype(int) - canvas.astype(int)).max(axis=2) > CHANGED)
                 s["all"].append(changed.mean())
                 s["out"].append(changed[outside].mean())
 
     rows_out = []
     for size in sizes:
-        for mode in PASTE_MODES:
+        for mode in modes:
             s = stats[(size, mode)]
             if not s["psnr"]:
                 continue

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
 _GLOB_CHARS = set("*?[")
+# What follows an output's name part in the name of its mask: NAME.<target>.mask.png.
+MASK_SUFFIX = ".mask"
 # Formats with a size limit (Pillow raises a bare ValueError past it).
 _MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
 
@@ -56,8 +58,11 @@ def example_image_path() -> Path:
 
 def looks_like_output(path: Path, names: Iterable[str]) -> bool:
     """True for files named like our outputs (``x.Blond_Hair.png``, ``x.face2.Male=0.png``,
-    ``x.all.png``), so translating a folder twice does not translate the results."""
+    ``x.all.png``, ``x.Blond_Hair.mask.png``), so translating a folder twice does not translate
+    the results."""
     stem = Path(path.name).stem
+    if stem.lower().endswith(MASK_SUFFIX):  # x.Blond_Hair.mask.png: the mask of an output
+        stem = stem[: -len(MASK_SUFFIX)]
     if "." not in stem:
         return False
     token = stem.rsplit(".", 1)[1].lower()
@@ -130,19 +135,32 @@ def collect_inputs(
     return files, errors
 
 
-def output_items(result: "TranslationResult", *, crop_only: bool = False, strip: bool = False) -> list[tuple[str, Image.Image]]:
+def output_items(
+    result: "TranslationResult", *, crop_only: bool = False, strip: bool = False, masks: bool = False
+) -> list[tuple[str, Image.Image]]:
     """The images to write for ``result``, each with the name part that goes between the
     input's stem and the suffix: ``Blond_Hair`` (photo with faces pasted back, or the model
     square with ``detect=False``), ``face2.Blond_Hair`` (``crop_only`` with several faces:
-    just that face's square) and ``all`` (``strip``: input | each target)."""
+    just that face's square) and ``all`` (``strip``: input | each target).
+
+    ``masks``: each output is followed by the model's mask of it (where the model changed the
+    picture, white = changed), named like the output plus :data:`MASK_SUFFIX`
+    (``Blond_Hair.mask``); a model without a mask has none to write.
+    """
     items: list[tuple[str, Image.Image]] = []
+
+    def add(token: str, image: Image.Image, mask: Image.Image | None) -> None:
+        items.append((token, image))
+        if masks and mask is not None:
+            items.append((token + MASK_SUFFIX, mask))
+
     for target in result.targets:
         if crop_only:
             for f in result.faces:
                 token = target if len(result.faces) == 1 else f"face{f.number}.{target}"
-                items.append((token, f.outputs[target]))
+                add(token, f.outputs[target], f.masks.get(target))
         else:
-            items.append((target, result.outputs[target]))
+            add(target, result.outputs[target], result.masks.get(target))
     if strip:
         from .grid.sheet import result_strip
 

@@ -140,6 +140,14 @@ def tensor_to_pil(image: "torch.Tensor") -> Image.Image:
     return Image.fromarray(denormalize(image).permute(1, 2, 0).cpu().numpy())
 
 
+def mask_to_pil(mask: "torch.Tensor") -> Image.Image:
+    """A (1, H, W) or (H, W) mask in [0, 1] to a PIL grayscale image (white = 1)."""
+    import torch
+
+    values = (mask.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    return Image.fromarray(values.reshape(values.shape[-2:]).cpu().numpy(), mode="L")
+
+
 def to_model_input(image: Image.Image, size: int) -> "torch.Tensor":
     """PIL RGB image to the (3, size, size) float tensor in [-1, 1] that the model takes."""
     return normalize(pil_to_uint8(crop_resize(image, size)))

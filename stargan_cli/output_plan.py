@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from .errors import StarganError, UsageError
 from .fileio import StorageError, file_in_the_way
-from .image_files import OUTPUT_FORMATS, InputFile, output_items, save_image
+from .image_files import MASK_SUFFIX, OUTPUT_FORMATS, InputFile, output_items, save_image
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -71,7 +71,14 @@ class OutputPlan:
         return cls(output, as_file, example)
 
     def path(self, item: InputFile, token: str, single: bool) -> Path:
-        """Where the output named ``token`` of ``item`` goes (``single``: its only output)."""
+        """Where the output named ``token`` of ``item`` goes (``single``: its only output).
+
+        The mask of an output (token ending in :data:`~stargan_cli.image_files.MASK_SUFFIX`)
+        goes beside it: ``X.png`` -> ``X.mask.png``, whatever ``X`` is.
+        """
+        if token.endswith(MASK_SUFFIX):
+            image = self.path(item, token[: -len(MASK_SUFFIX)], single)
+            return image.with_name(f"{image.stem}{MASK_SUFFIX}{image.suffix}")
         if self.as_file:
             assert self.output is not None
             return self.output if single else self.output.with_name(f"{self.output.stem}.{token}{self.output.suffix}")
@@ -80,11 +87,13 @@ class OutputPlan:
         return folder / f"{item.path.stem}.{token}.png"
 
     def outputs(
-        self, result: "TranslationResult", item: InputFile, *, crop_only: bool = False, strip: bool = False
+        self, result: "TranslationResult", item: InputFile, *, crop_only: bool = False, strip: bool = False,
+        masks: bool = False,
     ) -> list[tuple[Path, "Image.Image"]]:
         """``(path, image)`` of every output of ``result`` (see :func:`output_items`)."""
-        items = output_items(result, crop_only=crop_only, strip=strip)
-        return [(self.path(item, token, len(items) == 1), image) for token, image in items]
+        items = output_items(result, crop_only=crop_only, strip=strip, masks=masks)
+        single = sum(not token.endswith(MASK_SUFFIX) for token, _ in items) == 1
+        return [(self.path(item, token, single), image) for token, image in items]
 
     def existing(self, files: Sequence[InputFile], tokens: Sequence[str], single: bool) -> dict[Path, Path]:
         """Input -> an output that already exists, for the outputs known before translating

@@ -42,10 +42,10 @@ from PIL import Image
 
 from .attributes import target_name
 from .errors import StarganError, UsageError
-from .images import crop_resize, normalize, pil_to_uint8, tensor_to_pil, to_rgb
+from .images import crop_resize, mask_to_pil, normalize, pil_to_uint8, tensor_to_pil, to_rgb
 from .label_layout import LabelLayout, TargetsInput
 from .photos.face import Face
-from .photos.paste import DEFAULT_PASTE, check_paste
+from .photos.paste import check_paste, default_paste
 from .photos.pipeline import ImageInput, TranslationResult, open_photo, prepare_photo, translate_photos
 
 if TYPE_CHECKING:
@@ -72,19 +72,21 @@ def check_request(
     all_domains: bool = False,
     detect: bool = True,
     face: int | None = None,
-    paste: str = DEFAULT_PASTE,
+    paste: str | None = None,
     batch_size: int = 1,
 ) -> None:
     """The checks of a translation request that need no model (the options of
     :meth:`Translator.translate_many`): targets or ``all_domains`` (one of them), ``face``
-    only with detection, a known ``paste`` mode, ``batch_size`` at least 1."""
+    only with detection, a known ``paste`` mode (None: the model's default), ``batch_size``
+    at least 1."""
     if all_domains and to:
         raise UsageError("--all makes one output per attribute: drop --to, or drop --all")
     if not all_domains and not to:
         raise UsageError("no target given: use --to ATTR (e.g. --to Blond_Hair) or --all")
     if face is not None and not detect:
         raise UsageError("--face picks one of the detected faces: it cannot be used with --no-detect")
-    check_paste(paste)
+    if paste is not None:
+        check_paste(paste)
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
 
@@ -175,6 +177,18 @@ class Translator:
         return self.D is not None
 
     @property
+    def has_mask(self) -> bool:
+        """Whether the generator gives a mask of where it changed each image
+        (``--g-output mask``): translation results then carry it."""
+        return self.config.g_output == "mask"
+
+    @property
+    def default_paste(self) -> str:
+        """The paste mode used when none is asked for: ``"mask"`` (the model's own mask) for a
+        model that has one, else :data:`photos.paste.DEFAULT_PASTE`."""
+        return default_paste(self.has_mask)
+
+    @property
     def exclusive_start(self) -> int:
         """Index of the first exclusive (single-label) domain in :attr:`attributes`: the
         attributes before it are independent on/off attributes (all of them for a CelebA
@@ -217,11 +231,22 @@ class Translator:
     def generate(self, x: "torch.Tensor", labels: "torch.Tensor") -> "torch.Tensor":
         """Run the generator: images (B, 3, S, S) in [-1, 1] and labels (B, c_dim) -> images
         in [-1, 1] (float32, on the CPU)."""
+        return self.generate_with_masks(x, labels)[0]
+
+    def generate_with_masks(
+        self, x: "torch.Tensor", labels: "torch.Tensor"
+    ) -> tuple["torch.Tensor", "torch.Tensor | None"]:
+        """:meth:`generate`, plus the model's masks (B, 1, S, S) in [0, 1] (where it changed
+        each image; float32, on the CPU), or None for a model without a mask."""
         import torch
 
+        x, labels = x.to(self.device), labels.to(self.device, torch.float32)
         with torch.inference_mode(), self._autocast():
-            out = self.G(x.to(self.device), labels.to(self.device, torch.float32))
-        return out.float().cpu()
+            if self.has_mask:
+                out, mask = self.G(x, labels, return_mask=True)
+            else:
+                out, mask = self.G(x, labels), None
+        return out.float().cpu(), None if mask is None else mask.float().cpu()
 
     def classify(self, x: "torch.Tensor") -> "torch.Tensor":
         """Attribute probabilities (B, len(attributes)) from the discriminator's class head:
@@ -250,11 +275,18 @@ class Translator:
     ) -> list[Image.Image]:
         """Run the generator on model-size squares, one generator label (``c_dim`` long) each,
         in one batch; returns the translated squares."""
+        return self.generate_squares_with_masks(squares, labels)[0]
+
+    def generate_squares_with_masks(
+        self, squares: Sequence[Image.Image], labels: Sequence[Sequence[float]]
+    ) -> tuple[list[Image.Image], list[Image.Image] | None]:
+        """:meth:`generate_squares`, plus the model's mask of each (grayscale, white =
+        changed), or None for a model without a mask."""
         import torch
 
         x = torch.stack([self.square_tensor(s) for s in squares])
-        out = self.generate(x, torch.tensor([list(l) for l in labels], dtype=torch.float32))
-        return [tensor_to_pil(t) for t in out]
+        out, masks = self.generate_with_masks(x, torch.tensor([list(l) for l in labels], dtype=torch.float32))
+        return [tensor_to_pil(t) for t in out], None if masks is None else [mask_to_pil(m) for m in masks]
 
     def estimate_labels(self, squares: Sequence[Image.Image], batch_size: int | None = None) -> list[list[float]]:
         """0/1 source labels of model-size squares from the discriminator (see
@@ -315,9 +347,11 @@ class Translator:
             chunk = jobs[start : start + batch_size]
             idx = torch.tensor([j[0] for j in chunk])
             labels = torch.tensor([j[2] for j in chunk], dtype=torch.float32)
-            out = self.generate(x[idx], labels)
-            for (i, name, _), image in zip(chunk, out):
-                faces[i].outputs[name] = tensor_to_pil(image)
+            out, masks = self.generate_with_masks(x[idx], labels)
+            for k, (i, name, _) in enumerate(chunk):
+                faces[i].outputs[name] = tensor_to_pil(out[k])
+                if masks is not None:
+                    faces[i].masks[name] = mask_to_pil(masks[k])
 
     def translate_many(
         self,
@@ -329,7 +363,7 @@ class Translator:
         detect: bool = True,
         face: int | None = None,
         batch_size: int = 16,
-        paste: str = DEFAULT_PASTE,
+        paste: str | None = None,
     ) -> Iterator[TranslationResult]:
         """Translate many images, batching faces on the device; yields one result per input,
         in input order. A bad input gives a result with ``error`` set; the others go on.
@@ -337,12 +371,16 @@ class Translator:
         ``to``: the targets (see :meth:`parse_targets`), or ``all_domains=True`` for one
         output per attribute as the original's test grid. ``face``: only the N-th face from
         the left (1-based). ``source``: the input's attributes instead of estimating them.
-        ``paste``: how translated faces go back into the photo (:data:`photos.paste.PASTE_MODES`).
+        ``paste``: how translated faces go back into the photo (:data:`photos.paste.PASTE_MODES`;
+        None: :attr:`default_paste`). Each result's ``masks`` holds where the model changed
+        each output, for a model that has a mask (:attr:`has_mask`).
 
         The options are checked (and the targets parsed) when this is called, before any
         input is read.
         """
         check_request(to, all_domains=all_domains, detect=detect, face=face, paste=paste, batch_size=batch_size)
+        paste = self.default_paste if paste is None else paste
+        check_paste(paste, self.has_mask)
         targets = None if all_domains else self.parse_targets(to)
         source_label = None if source is None else self.parse_source(source)
         if source_label is None and not self.has_classifier:
@@ -368,7 +406,7 @@ class Translator:
         source: TargetsInput | None = None,
         detect: bool = True,
         face: int | None = None,
-        paste: str = DEFAULT_PASTE,
+        paste: str | None = None,
     ) -> Image.Image:
         """Translate ``image`` (path, PIL image or RGB array) to the targets ``to``.
 

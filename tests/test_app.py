@@ -73,13 +73,13 @@ def spy_labels(engine, monkeypatch) -> list:
     """Record every generator label the model is sent."""
     translator = engine.models.get()
     sent: list = []
-    real = translator.generate_squares
+    real = translator.generate_squares_with_masks
 
     def spy(squares, labels):
         sent.extend(list(map(list, labels)))
         return real(squares, labels)
 
-    monkeypatch.setattr(translator, "generate_squares", spy)
+    monkeypatch.setattr(translator, "generate_squares_with_masks", spy)
     return sent
 
 
@@ -132,6 +132,35 @@ def test_upload_translate_gives_the_photo_size_and_the_translate_pipeline(client
     expected = engine.models.get()(example_image_path(), to=[target])
     assert np.array_equal(np.asarray(out), np.asarray(expected))
     assert not np.array_equal(np.asarray(out), np.asarray(png(client.get(photo["url"]))))
+    assert result["mask_url"] is None  # this model has no mask to show
+
+
+def test_a_mask_model_shows_where_the_picture_changed(tmp_path):
+    model = tiny_checkpoint(tmp_path / "masky.pt", g_output="mask")
+    engine = Engine(Models([str(model)], device="cpu", include_installed=False))
+    try:
+        with TestClient(create_app(engine)) as client:
+            assert 'id="show-mask"' in client.get("/").text
+            photo = upload(client)
+            result = client.post("/api/translate", json={
+                "image": photo["image"], "face": 1, "source": {"Black_Hair": 1}, "to": {"Blond_Hair": 1},
+            }).json()
+            out = png(client.get(result["url"]))
+            response = client.get(result["mask_url"])
+            assert response.status_code == 200
+            overlay = Image.open(io.BytesIO(response.content))
+            translator = engine.models.get()
+            # The photo pasted with the model's own mask, as `stargan translate` does by default.
+            api = next(translator.translate_many([example_image_path()], to="Blond_Hair", source="Black_Hair"))
+            assert np.array_equal(np.asarray(out), np.asarray(api.outputs["Blond_Hair"]))
+            # The overlay: the model's mask in the photo, as a red layer as clear as the mask is shut.
+            assert overlay.mode == "RGBA" and overlay.size == out.size
+            alpha = np.asarray(overlay)[:, :, 3].astype(int)
+            expected = np.rint(np.asarray(api.masks["Blond_Hair"]).astype(float) * 0.6)
+            assert np.abs(alpha - expected).max() <= 1
+            assert alpha.max() > 0 and alpha[0, 0] == 0  # the corner of the photo is far from the face
+    finally:
+        engine.close()
 
 
 def test_each_control_changes_the_label_sent(client, engine, monkeypatch):
@@ -282,7 +311,7 @@ def test_several_users_are_queued_not_parallel(client, engine, monkeypatch):
     photo = upload(client)
     translator = engine.models.get()
     active, most = [0], [0]
-    real = translator.generate_squares
+    real = translator.generate_squares_with_masks
 
     def slow(squares, labels):
         active[0] += 1
@@ -293,7 +322,7 @@ def test_several_users_are_queued_not_parallel(client, engine, monkeypatch):
         finally:
             active[0] -= 1
 
-    monkeypatch.setattr(translator, "generate_squares", slow)
+    monkeypatch.setattr(translator, "generate_squares_with_masks", slow)
     body = {"image": photo["image"], "face": 1, "source": {}, "to": {"Male": 1}}
     answers: list = []
     threads = [threading.Thread(target=lambda: answers.append(client.post("/api/translate", json=body)))

@@ -30,7 +30,7 @@ from stargan_cli.evaluation.classifier import (
     load_classifier,
     train_classifier,
 )
-from stargan_cli.evaluation.evaluate import RealFeatures, evaluate_generator, mean_row
+from stargan_cli.evaluation.evaluate import RealFeatures, evaluate_generator, identity_scores, mean_row
 from stargan_cli.evaluation.fid import FeatureExtractor
 from stargan_cli.evaluation.inception import FIDInceptionV3
 from stargan_cli.evaluation.runner import celeba_block, train_celeba_classifier
@@ -146,6 +146,42 @@ def test_identity_translator_keeps_everything_and_changes_nothing():
     assert result["Young"]["success"] == 0.0
     assert result["Blond_Hair"]["success"] == pytest.approx(float(labels[:, 1].mean()))
     assert result["Black_Hair"]["success"] == pytest.approx(float(labels[:, 0].mean()))
+
+
+def test_identity_figures_and_face_shift_of_a_translator_that_changes_nothing():
+    labels = random_labels(10, seed=4)
+    images = patch_images(labels)
+    assert identity_scores(identity, images, labels, batch_size=4) == {"identity_psnr": 100.0, "identity_ssim": 1.0}
+    # The painter repaints each patch as it already is for the image's own labels.
+    assert identity_scores(Painter(), images, labels) == {"identity_psnr": 100.0, "identity_ssim": 1.0}
+    result = evaluate_generator(identity, MODEL_ATTRS, images, labels, PatchJudge())
+    assert result["Black_Hair"]["face_shift"] == 0.0 and result["Blond_Hair"]["face_shift"] == 0.0
+    assert result["Male"]["face_shift"] is None and result["Young"]["face_shift"] is None
+    assert mean_row(result)["face_shift"] == 0.0
+    assert mean_row(result)["identity_psnr"] is None  # one per model: identity_scores
+
+
+def brighten(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """A translator that lightens everything by 0.1 on the model scale (12.75 levels)."""
+    return x + 0.1
+
+
+def test_a_translator_that_lightens_shifts_the_face_by_exactly_that():
+    labels = random_labels(12, seed=5)
+    images = patch_images(labels)  # the face box is grey: nothing clamps
+    result = evaluate_generator(brighten, MODEL_ATTRS, images, labels, PatchJudge(), batch_size=5)
+    assert result["Black_Hair"]["face_shift"] == pytest.approx(12.75, rel=1e-5)
+    assert result["Blond_Hair"]["face_shift"] == pytest.approx(12.75, rel=1e-5)
+    assert mean_row(result)["face_shift"] == pytest.approx(12.75, rel=1e-5)
+    # Grey images: every pixel moves by 0.05 on [0, 1], so PSNR = -10 log10(0.05^2); SSIM is
+    # the luminance term of two flat images.
+    grey = torch.full((6, 3, S, S), 128, dtype=torch.uint8)
+    scores = identity_scores(brighten, grey, labels[:6])
+    assert scores["identity_psnr"] == pytest.approx(-10 * np.log10(0.05**2), rel=1e-4)
+    a = 128 / 255
+    b = a + 0.05
+    c1 = 0.01**2
+    assert scores["identity_ssim"] == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1), rel=1e-5)
 
 
 def test_faulty_translator_scores_as_computed_by_hand():
@@ -435,6 +471,12 @@ def test_eval_cli_end_to_end(celeba_dir, tmp_path):
             assert 0 <= row["success"] <= 1 and 0 <= row["preservation"] <= 1
             assert row["l1"] > 0 and 0 < row["psnr"] < 100
         assert model["mean"]["fid"] is not None and model["mean"]["fid"] >= 0
+        assert 0 < model["mean"]["identity_psnr"] < 100 and -1 <= model["mean"]["identity_ssim"] < 1
+        for target, row in model["targets"].items():
+            assert (row["face_shift"] is None) == (target not in ("Black_Hair", "Blond_Hair"))
+            assert row["identity_psnr"] is None  # one per model, in the mean
+        assert model["mean"]["face_shift"] >= 0
+    assert "identity PSNR" in result.output and "face shift" in result.output
 
     # Same seed and N: the same numbers.
     out2 = tmp_path / "again.json"
@@ -444,9 +486,11 @@ def test_eval_cli_end_to_end(celeba_dir, tmp_path):
     assert report2["fid_features"] is None
     for m1, m2 in zip(report["models"], report2["models"]):
         for target in m1["targets"]:
-            for key in ("success", "preservation", "preservation_all", "l1", "psnr"):
+            for key in ("success", "preservation", "preservation_all", "l1", "psnr", "face_shift"):
                 assert m1["targets"][target][key] == m2["targets"][target][key]
             assert m2["targets"][target]["fid"] is None
+        assert m1["mean"]["identity_psnr"] == m2["mean"]["identity_psnr"]
+        assert m1["mean"]["identity_ssim"] == m2["mean"]["identity_ssim"]
 
 
 def test_eval_with_downloaded_tf_fid_weights(celeba_dir, fake_tf_fid_file, tmp_path, monkeypatch):

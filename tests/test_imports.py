@@ -109,7 +109,7 @@ def test_moved_photo_names_keep_their_old_paths():
     assert faces.Box is photos.Box and faces.feather_mask is photos.feather_mask
     assert faces.detect_faces is photos.haar.detect_faces and faces.paste_back is photos.haar.paste_back
     assert align.Frame is photos.Frame and align.paste_square is photos.paste_square
-    assert align.PASTE_MODES == photos.PASTE_MODES == ("delta", "masked", "replace")
+    assert align.PASTE_MODES == photos.PASTE_MODES == ("delta", "masked", "mask", "replace")
     assert landmarks.detect_landmarks is photos.detect_landmarks and landmarks.LandmarkFace is photos.LandmarkFace
     assert translate.Face is photos.Face and translate.load_image is photos.open_photo
     assert translate.TranslationResult is photos.TranslationResult

@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 
 from stargan_cli.image_files import example_image_path
+from stargan_cli.errors import UsageError
 from stargan_cli.photos import (
-    CELEBA_LANDMARKS, PASTE_MODES, Box, Frame, change_mask, detect_landmarks, extract_square, invert, paste_square,
+    CELEBA_LANDMARKS, MODES, PASTE_MODES, Box, Frame, change_mask, check_paste, default_paste, detect_landmarks,
+    extract_square, invert, mask_in_photo, paste_square,
 )
 
 
@@ -96,7 +98,8 @@ def test_paste_never_touches_pixels_outside_its_region(mode):
     frame = Frame.from_matrix(_similarity(-31.0, 1.9, (30.0, 90.0)))  # rotated, reaching past the border
     rng = np.random.default_rng(2)
     translated = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    out = np.asarray(paste_square(photo, translated, frame, mode=mode))
+    mask = Image.new("L", (32, 32), 255) if MODES[mode].needs_mask else None
+    out = np.asarray(paste_square(photo, translated, frame, mode=mode, mask=mask))
     assert out.shape == photo.shape
     region = _footprint(frame, photo.shape)
     assert (~region).sum() > 5_000 and region.sum() > 5_000
@@ -134,6 +137,54 @@ def test_masked_paste_keeps_small_changes_out():
     assert np.abs(out[150:170, 90:120] - photo.astype(int)[150:170, 90:120]).mean() > 30
     mask = change_mask(np.asarray(changed, np.float32) - np.asarray(square, np.float32))
     assert mask.min() == 0.0 and mask.max() == pytest.approx(1.0)
+
+
+def test_mask_paste_changes_only_where_the_models_mask_is_open():
+    photo = _textured(200, 200, seed=8)
+    frame = Frame.from_box(Box(10, 0, 178, 218))  # upright: square rows map to photo rows
+    square = extract_square(photo, frame, 64)
+    # The model's colour image is far off everywhere (+40), but its mask is open only on the
+    # bottom half, and barely ajar (0.03: its haze) on the top half.
+    changed = Image.fromarray(np.clip(np.asarray(square).astype(int) + 40, 0, 255).astype(np.uint8))
+    mask = np.full((64, 64), round(0.03 * 255), np.uint8)
+    mask[32:] = 255
+    out = np.asarray(paste_square(photo, changed, frame, source=square, mode="mask",
+                                  mask=Image.fromarray(mask))).astype(int)
+    top, bottom = frame.square_box().ltrb()[1], frame.square_box().ltrb()[3]
+    middle = (top + bottom) // 2
+    assert np.array_equal(out[: middle - 4], photo[: middle - 4].astype(int))  # shut: untouched
+    lower = (slice(middle + 20, bottom - 30), slice(60, 140))
+    assert np.abs(out[lower] - np.clip(photo[lower].astype(int) + 40, 0, 255)).mean() < 1.5
+    # The delta paste of the same square brings the haze everywhere.
+    delta = np.asarray(paste_square(photo, changed, frame, source=square, mode="delta")).astype(int)
+    assert np.abs(delta[60:80, 60:140] - photo[60:80, 60:140].astype(int)).mean() > 30
+    with pytest.raises(ValueError, match="needs the model's mask"):
+        paste_square(photo, changed, frame, source=square, mode="mask")
+
+
+def test_the_mask_paste_is_the_default_only_for_models_with_a_mask():
+    assert default_paste(True) == "mask" and default_paste(False) == "masked"
+    check_paste("mask")  # a known mode
+    check_paste("mask", has_mask=True)
+    with pytest.raises(UsageError, match="--g-output mask"):
+        check_paste("mask", has_mask=False)
+    check_paste("delta", has_mask=False)
+
+
+def test_mask_in_photo_follows_the_face_into_the_photo():
+    frame = Frame.from_matrix(_similarity(-20.0, 1.5, (60.0, 40.0)))
+    mask = Image.new("L", (32, 32), 255)
+    photo_mask = mask_in_photo((240, 200), [(frame, mask)])
+    assert photo_mask.mode == "L" and photo_mask.size == (240, 200)
+    values = np.asarray(photo_mask)
+    region = _footprint(frame, (200, 240))
+    assert values[~region].max() == 0
+    centre = np.round(frame.square_corners().mean(0)).astype(int)
+    assert values[centre[1], centre[0]] == 255
+    # A shut mask stays black; two faces: the larger value counts.
+    assert np.asarray(mask_in_photo((240, 200), [(frame, Image.new("L", (32, 32), 0))])).max() == 0
+    both = np.asarray(mask_in_photo((240, 200), [(frame, mask), (frame, Image.new("L", (32, 32), 0))]))
+    assert np.array_equal(both, values)
 
 
 def test_paste_rejects_unknown_modes(portrait):

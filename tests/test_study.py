@@ -110,7 +110,7 @@ def test_without_matplotlib_the_plot_is_left_out_with_a_note(tmp_path, monkeypat
 def test_the_report_takes_every_figure_eval_gives_with_mean_spread_and_ratio():
     from stargan_cli.study.report import markdown, summarize
 
-    def record(variant, seed, success, identity):  # "identity_ssim": a figure eval may add later
+    def record(variant, seed, success, identity):  # eval's figures as they come, e.g. "identity_ssim"
         row = {"success": success, "psnr": 20.0, "identity_ssim": identity}
         return {"variant": variant, "seed": seed, "iterations": 100 + seed, "seconds": 10.0, "it_per_s": 10.0 + seed,
                 "eval": {"targets": {"Male": row}, "mean": row}, "curve": []}
@@ -126,7 +126,7 @@ def test_the_report_takes_every_figure_eval_gives_with_mean_spread_and_ratio():
     assert hinge["mean"]["identity_ssim"]["mean"] == pytest.approx(0.9) and hinge["changes"] == [["loss", "hinge"]]
     assert hinge["iterations"]["values"] == [100, 101] and hinge["it_per_s"]["ratio_to_base"] == pytest.approx(1.0)
     text = markdown(summary)
-    assert "identity ssim" in text and "| loss=hinge | 100 ± 1 | 10.50 | 90.0% ± 14.1% |" in text and "1.80x" in text
+    assert "identity SSIM" in text and "| loss=hinge | 100 ± 1 | 10.50 | 90.0% ± 14.1% |" in text and "1.80x" in text
 
 
 # --- bad input: one Error line, exit 2, nothing trained -------------------------------------------

@@ -132,7 +132,7 @@ def test_paste_modes_choose_how_the_face_goes_back(photo, ckpt, tmp_path):
     assert np.array_equal(pixels(tmp_path / "default.png"), outs["masked"])
     bad = run(photo, "--to", "Black_Hair", "-m", ckpt, "--paste", "blend")
     assert bad.exit_code == 2
-    assert error_line(bad) == "Error: --paste must be one of delta, masked, replace, not 'blend'"
+    assert error_line(bad) == "Error: --paste must be one of delta, masked, mask, replace, not 'blend'"
 
 
 def test_group_photo_crop_only_and_face_choice(tmp_path, portrait, ckpt):

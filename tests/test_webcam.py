@@ -291,7 +291,10 @@ def test_cli_unreadable_video_and_bad_options(tmp_path, tiny_checkpoint, face_vi
     assert result.exit_code == 2 and "did you mean Blond_Hair" in result.output
 
     result = _cli(["--source", str(face_video), "--headless", "--paste", "blend"])
-    assert result.exit_code == 2 and "--paste must be one of delta, masked, replace" in result.output
+    assert result.exit_code == 2 and "--paste must be one of delta, masked, mask, replace" in result.output
+
+    result = _cli(["--source", str(face_video), "--headless", "--paste", "mask"])
+    assert result.exit_code == 2 and "--paste mask is for photos" in result.output
 
 
 def test_no_display_is_detected_before_any_window(monkeypatch, face_video):

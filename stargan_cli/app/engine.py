@@ -19,11 +19,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from PIL import Image
+
 from ..attributes import HAIR_COLORS, target_name
 from ..errors import StarganError
 from ..grid.animation import interpolate
 from ..grid.sheet import result_strip
 from ..photos.detect import detect_landmarks
+from ..photos.paste import mask_in_photo
 from ..photos.pipeline import paste_faces
 from .errors import NotFound
 from .models import Models
@@ -35,6 +38,21 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from ..translate import TranslationResult, Translator
+
+# How the page shows where the picture changed: this colour, as opaque as the mask is open
+# (up to MASK_OPACITY), laid over the result.
+MASK_COLOUR = (255, 48, 48)
+MASK_OPACITY = 0.6
+
+
+def mask_overlay(mask: Image.Image) -> Image.Image:
+    """A model's mask (grayscale, white = changed) as a transparent RGBA layer for the result:
+    :data:`MASK_COLOUR` where it changed, clear where it did not."""
+    alpha = mask.convert("L").point(lambda v: round(v * MASK_OPACITY))
+    layer = Image.new("RGBA", mask.size, (*MASK_COLOUR, 0))
+    layer.putalpha(alpha)
+    return layer
+
 
 def _values(mapping: Mapping[str, Any] | None, what: str) -> dict[str, float]:
     if mapping is None:
@@ -161,15 +179,22 @@ class Engine:
 
     def translate(self, image_id: str, model: str | None, face: int | None, source: Mapping[str, Any] | None,
                   to: Mapping[str, Any] | None, strength: float = 1.0) -> dict[str, Any]:
-        """The photo with the face translated (the model-size square when ``face`` is None)."""
+        """The photo with the face translated (the model-size square when ``face`` is None),
+        pasted as the model's default paste says; ``mask_url``: where it changed, as a layer
+        to lay over the result (models with a mask; else None)."""
         upload = self._upload(image_id)
         with self.lock:
             translator = self.models.get(model)
             start, end, label, targets = self.labels(translator, source, to, strength)
             prepared = self._prepared(translator, upload, face)
             chosen = prepared.faces[0]
-            square = translator.generate_squares([chosen.crop], [label])[0]
-        out = square if chosen.frame is None else paste_faces(upload.image, [chosen], [square])
+            squares, masks = translator.generate_squares_with_masks([chosen.crop], [label])
+            paste = translator.default_paste
+        if chosen.frame is None:
+            out, mask = squares[0], None if masks is None else masks[0]
+        else:
+            out = paste_faces(upload.image, [chosen], squares, paste, masks)
+            mask = None if masks is None else mask_in_photo(out.size, [(chosen.frame, masks[0])])
         file = self.workspace.save(out)
         width, height = out.size
         del out
@@ -177,6 +202,7 @@ class Engine:
         names = list(translator.attributes)
         return {
             "url": f"files/{file}",
+            "mask_url": None if mask is None else f"files/{self.workspace.save(mask_overlay(mask))}",
             "width": width,
             "height": height,
             "label": {a: round(v, 4) for a, v in zip(names, label)},

@@ -99,13 +99,22 @@ def register(app: typer.Typer) -> None:
         ] = False,
         face: Annotated[Optional[int], face_option("Translate only face N (1 = leftmost).")] = None,
         paste: Annotated[
-            str,
+            Optional[str],
             paste_option(
                 "How each translated face goes back into the photo: delta (add only what the model "
                 "changed; keeps the photo's detail), masked (the same, only where the change is large), "
-                "replace (the model's square scaled up)."
+                "mask (the same, where the model's own mask is open; models trained with --g-output mask), "
+                "replace (the model's square scaled up). Default: mask for a model with a mask, else masked."
             ),
-        ] = "masked",
+        ] = None,
+        save_mask: Annotated[
+            bool,
+            typer.Option(
+                "--save-mask",
+                help="Also write where the model changed each output, as NAME.<target>.mask.png (white = "
+                "changed; models trained with --g-output mask).",
+            ),
+        ] = False,
         crop_only: Annotated[
             bool, typer.Option("--crop-only", help="Write only the translated face squares (NAME.faceN.<target>.png when several).")
         ] = False,
@@ -157,6 +166,11 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(1)
 
         translator = Translator.from_pretrained(model, device=device)
+        if save_mask and not translator.has_mask:
+            raise UsageError(
+                "--save-mask: this model has no mask (its generator redraws every pixel); use a model "
+                "trained with --g-output mask, or drop --save-mask"
+            )
         # Now the model's own names are known, skip earlier outputs named after them too.
         names = [*CELEBA_ATTRIBUTES, *translator.attributes]
         files = [f for f in files if f.root is None or not looks_like_output(f.path, names)]
@@ -188,7 +202,7 @@ def register(app: typer.Typer) -> None:
                     failed += 1
                     print_error(result.error, progress.console)
                     continue
-                outputs = plan.outputs(result, item, crop_only=crop_only, strip=all_domains)
+                outputs = plan.outputs(result, item, crop_only=crop_only, strip=all_domains, masks=save_mask)
                 problem = write_outputs(outputs, item.path, overwrite, written)
                 if problem:
                     failed += 1

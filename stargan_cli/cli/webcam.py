@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
         """
         from ..errors import StarganError, UsageError
         from ..model_store import check_targets_early
-        from ..photos.paste import check_paste
+        from ..photos.paste import MODES, check_paste
         from ..translate import Translator
         from ..webcam import (
             KEY_HELP, HeadlessDisplay, ModelEngine, WebcamOptions, WindowDisplay, check_video_path,
@@ -127,6 +127,8 @@ def register(app: typer.Typer) -> None:
 
         # Cheap checks first, before loading a model or opening a camera.
         check_paste(paste)
+        if MODES[paste].needs_mask:
+            raise UsageError(f"--paste {paste} is for photos (stargan translate): use masked, delta or replace here")
         if not headless:
             problem = display_problem()
             if problem is not None:

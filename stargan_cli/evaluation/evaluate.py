@@ -4,7 +4,9 @@ For every batch of inputs ``x`` with labels ``c`` and every target ``t`` of
 :func:`~stargan_cli.attributes.single_domain_targets` (a hair colour set with the others off, any
 other attribute flipped) the loop computes ``y = G(x, t)`` and ``x' = G(y, c)`` and accumulates
 the counts and sums of :mod:`.metrics`; FID is computed at the end from the features of all
-``y`` of a target against the real reference images (:class:`RealFeatures`).
+``y`` of a target against the real reference images (:class:`RealFeatures`). For hair-colour
+targets it also measures how far the face's colour moves (``face_shift``).
+:func:`identity_scores` translates every image to its own labels (one figure per model).
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 import numpy as np
 import torch
 
-from ..attributes import single_domain_targets
+from ..attributes import HAIR_COLORS, single_domain_targets
 from ..images import normalize
 from . import metrics
 
 if TYPE_CHECKING:
     from .fid import FeatureExtractor
 
-METRICS = ("success", "preservation", "preservation_all", "l1", "psnr", "fid")
+# Figures of one model and target; the identity figures are one per model (in the mean row).
+IDENTITY_METRICS = ("identity_psnr", "identity_ssim")
+METRICS = ("success", "preservation", "preservation_all", "l1", "psnr", *IDENTITY_METRICS, "face_shift", "fid")
 # Which way is better, for marking the best model of a row.
 HIGHER_IS_BETTER = {"success": True, "preservation": True, "preservation_all": True,
-                    "l1": False, "psnr": True, "fid": False}
+                    "l1": False, "psnr": True, "identity_psnr": True, "identity_ssim": True,
+                    "face_shift": False, "fid": False}
 
 
 class Judge(Protocol):
@@ -88,6 +93,8 @@ class _Tally:
     l1: float = 0.0
     psnr: float = 0.0
     n: int = 0
+    shift: float = 0.0
+    shifted: int = 0
 
     def result(self) -> dict[str, float | None]:
         return {
@@ -96,6 +103,7 @@ class _Tally:
             "preservation_all": metrics.share(self.kept_all, self.counted_all),
             "l1": metrics.share(self.l1, self.n),
             "psnr": metrics.share(self.psnr, self.n),
+            "face_shift": metrics.share(self.shift, self.shifted),
         }
 
 
@@ -114,6 +122,8 @@ def evaluate_generator(
     advance: Callable[[int], None] | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Scores of ``generator`` per target attribute: ``{target: {metric: value}}``.
+
+    ``face_shift`` is measured on hair-colour targets only (None for the others).
 
     ``images`` uint8 (N, 3, S, S) and ``labels`` 0/1 (N, len(attributes)) are the inputs;
     ``model_label`` turns such labels into the generator's label vector (identity by default;
@@ -153,6 +163,9 @@ def evaluate_generator(
                         tally.counted += counted
                 tally.l1 += float(metrics.l1_per_image(x_rec, x).sum())
                 tally.psnr += float(metrics.psnr_per_image(x_rec, x).sum())
+                if attributes[t] in HAIR_COLORS:
+                    tally.shift += float(metrics.face_shift_per_image(x, y).sum())
+                    tally.shifted += len(x)
                 if extractor is not None and real is not None:
                     feats[t].append(extractor(y).double().numpy())
                     aimed[t].append((c_trg[:, t] > 0.5).cpu().numpy())
@@ -167,10 +180,39 @@ def evaluate_generator(
             ref = real.reference(name, np.concatenate(aimed[t]))
             if ref is not None and len(fake) >= 2:
                 row["fid"] = metrics.frechet_distance(*metrics.gaussian_stats(fake), *ref)
-        results[name] = row
+        results[name] = {m: row.get(m) for m in METRICS}  # the identity figures: None here
     return results
 
 
+def identity_scores(
+    generator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    model_label: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    advance: Callable[[int], None] | None = None,
+) -> dict[str, float | None]:
+    """How much ``generator`` changes a face asked to change nothing: every image translated to
+    its own labels and compared with the input at model size, ``{"identity_psnr" (dB),
+    "identity_ssim"}`` averaged over the images. Arguments as :func:`evaluate_generator`."""
+    device = torch.device(device)
+    to_label = model_label or (lambda c: c)
+    psnr = ssim = 0.0
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = normalize(images[start : start + batch_size].to(device))
+            c_org = labels[start : start + batch_size].to(device, torch.float32)
+            y = generator(x, to_label(c_org)).float().clamp(-1, 1)
+            psnr += float(metrics.psnr_per_image(y, x).sum())
+            ssim += float(metrics.ssim_per_image(y, x).sum())
+            if advance:
+                advance(len(x))
+    return {"identity_psnr": metrics.share(psnr, len(images)), "identity_ssim": metrics.share(ssim, len(images))}
+
+
 def mean_row(targets: dict[str, dict[str, float | None]]) -> dict[str, float | None]:
-    """Mean of each metric over the targets (targets without a value are left out)."""
+    """Mean of each metric over the targets (targets without a value are left out; the
+    identity figures, one per model, are None here: see :func:`identity_scores`)."""
     return {m: metrics.mean_of([row.get(m) for row in targets.values()]) for m in METRICS}

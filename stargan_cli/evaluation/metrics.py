@@ -11,6 +11,10 @@ shares. Definitions (also in the README, "Evaluating models"):
   not asked to change, where the classifier reads the output as it reads the input (see
   :func:`preservation_mask`).
 * **L1** and **PSNR** of the cycle reconstruction, on the [0, 1] pixel scale.
+* **identity PSNR / SSIM**: an image translated to its own labels against the input
+  (:func:`psnr_per_image`, :func:`ssim_per_image`).
+* **face colour shift**: the mean absolute change in the face box (:func:`face_box`), in 8-bit
+  levels (:func:`face_shift_per_image`).
 * **FID**: Fréchet distance between Gaussians fitted to feature sets (:func:`frechet_distance`).
 """
 
@@ -20,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..attributes import HAIR_COLORS
 
@@ -88,6 +93,71 @@ def psnr_per_image(x: torch.Tensor, y: torch.Tensor, cap: float = PSNR_CAP_DB) -
     mse = (((x.float() - y.float()) / 2) ** 2).flatten(1).mean(1)
     floor = 10.0 ** (-cap / 10.0)
     return (-10.0 * torch.log10(mse.clamp_min(floor))).clamp_max(cap)
+
+
+# SSIM as Wang et al. (2004) define it: an 11-tap Gaussian window of sigma 1.5, constants
+# (0.01 L)^2 and (0.03 L)^2 for the peak L = 1, averaged over the positions the window fits.
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+
+
+def gaussian_window(size: int, sigma: float) -> torch.Tensor:
+    """A normalised 1-d Gaussian of ``size`` taps (float64)."""
+    offsets = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    weights = torch.exp(-(offsets**2) / (2 * sigma**2))
+    return weights / weights.sum()
+
+
+def ssim_per_image(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM per image over channels and window positions, for images in [-1, 1]: (B,).
+
+    Local statistics use a Gaussian window (:data:`SSIM_WINDOW`, :data:`SSIM_SIGMA`) placed
+    only where it fits inside the image (no padding); images smaller than the window use a
+    window of their size. Identical images give exactly 1.
+    """
+    a = (x.double() + 1) / 2
+    b = (y.double() + 1) / 2
+    channels, height, width = a.shape[1:]
+    size = min(SSIM_WINDOW, height, width)
+    taps = gaussian_window(size, SSIM_SIGMA).to(a.device)
+    kernel = (taps[:, None] * taps[None, :]).expand(channels, 1, size, size)
+
+    def local_mean(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, kernel, groups=channels)
+
+    mu_a, mu_b = local_mean(a), local_mean(b)
+    var_a = local_mean(a * a) - mu_a * mu_a
+    var_b = local_mean(b * b) - mu_b * mu_b
+    cov = local_mean(a * b) - mu_a * mu_b
+    c1, c2 = SSIM_K1**2, SSIM_K2**2
+    ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a * mu_a + mu_b * mu_b + c1) * (var_a + var_b + c2))
+    return ssim.flatten(1).mean(1).float()
+
+
+# The face of an aligned crop (CelebA's, which photos are aligned to): eyes to chin, as
+# (top, bottom, left, right) rows and columns of a 64 px image; other sizes scale it.
+FACE_BOX_64 = (28, 60, 16, 48)
+# One unit of the [-1, 1] model scale in 8-bit levels.
+LEVELS_PER_UNIT = 255 / 2
+
+
+def face_box(size: int) -> tuple[slice, slice]:
+    """Rows and columns of the face box in a ``size`` px aligned crop."""
+    top, bottom, left, right = (round(v * size / 64) for v in FACE_BOX_64)
+    return slice(top, bottom), slice(left, right)
+
+
+def face_shift_per_image(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """How much the face changes from ``x`` to ``y`` (images in [-1, 1]), per image: (B,).
+
+    The mean absolute difference over the pixels and channels of the face box
+    (:func:`face_box`), in 8-bit levels: a tint, a lightened skin or repainted detail all
+    count; a hair target that touches only the hair gives 0.
+    """
+    rows, cols = face_box(x.size(-1))
+    change = (y.double()[:, :, rows, cols] - x.double()[:, :, rows, cols]).abs()
+    return (change.mean((1, 2, 3)) * LEVELS_PER_UNIT).float()
 
 
 def share(numerator: float, denominator: float) -> float | None:

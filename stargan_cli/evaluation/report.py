@@ -24,20 +24,24 @@ LABELS = {
     "preservation_all": "preserved (40)",
     "l1": "cycle L1",
     "psnr": "cycle PSNR",
+    "identity_psnr": "identity PSNR",
+    "identity_ssim": "identity SSIM",
+    "face_shift": "face shift (levels)",
     "fid": "FID",
 }
 BEST_MARK = " *"
 
 
 def format_value(metric: str, value: float | None) -> str:
-    """Text of one value: shares as percentages, L1 with 4 decimals, PSNR in dB, FID with 2."""
+    """Text of one value: shares as percentages, L1 and SSIM with 4 decimals, PSNR in dB, the
+    face shift (8-bit levels) and FID with 2 decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if metric in ("success", "preservation", "preservation_all"):
         return f"{100 * value:.1f}%"
-    if metric == "l1":
+    if metric in ("l1", "identity_ssim"):
         return f"{value:.4f}"
-    if metric == "psnr":
+    if metric in ("psnr", "identity_psnr"):
         return f"{value:.2f} dB"
     return f"{value:.2f}"
 

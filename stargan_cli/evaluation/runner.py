@@ -83,7 +83,8 @@ class EvalSettings:
 
 @dataclass
 class ModelEvaluation:
-    """Scores of one model: per target and their mean over targets."""
+    """Scores of one model: per target and their mean over targets; ``mean`` also holds the
+    figures that are one per model (``identity_psnr``, ``identity_ssim``)."""
 
     name: str
     path: str
@@ -238,7 +239,7 @@ def evaluate_models(
 
     from ..checkpoints import build_models
     from ..data import load_celeba, sample_batch
-    from .evaluate import evaluate_generator, mean_row
+    from .evaluate import evaluate_generator, identity_scores, mean_row
     from ..loading import load_checkpoint
 
     progress = progress or NoProgress()
@@ -286,15 +287,17 @@ def evaluate_models(
             index = {a: i for i, a in enumerate(source.names)}
             model_labels = labels[:, [index[a] for a in names]]
             G, _ = build_models(checkpoint, device, with_discriminator=False)
+            advance = progress.task(f"Evaluating {name}", len(images) * (len(names) + 1))
             targets = evaluate_generator(
                 G, names, images, model_labels, classifier,
                 model_label=label, extractor=extractor, real=real,
-                batch_size=settings.batch_size, device=device,
-                advance=progress.task(f"Evaluating {name}", len(images) * len(names)),
+                batch_size=settings.batch_size, device=device, advance=advance,
             )
+            identity = identity_scores(G, images, model_labels, model_label=label,
+                                       batch_size=settings.batch_size, device=device, advance=advance)
             results.append(ModelEvaluation(
                 name=name, path=str(path), config=checkpoint.config.to_dict(), targets=targets,
-                mean=mean_row(targets),
+                mean={**mean_row(targets), **identity},
             ))
             del G
     if extractor is not None and any(row["fid"] is None for r in results for row in r.targets.values()):

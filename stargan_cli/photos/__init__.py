@@ -17,7 +17,9 @@ translated squares between the align and paste steps.
 from .align import extract_square, footprint, warp_to_photo
 from .detect import LandmarkFace, detect_landmarks
 from .face import CELEBA_LANDMARKS, Box, Face, Frame, invert
-from .paste import DEFAULT_PASTE, MODES, PASTE_MODES, change_mask, check_paste, feather_mask, paste_square
+from .paste import (
+    DEFAULT_PASTE, MODES, PASTE_MODES, change_mask, check_paste, default_paste, feather_mask, mask_in_photo, paste_square,
+)
 from .pipeline import (
     ImageInput, TranslateFaces, TranslationResult, align_face, cut_faces, find_faces, image_name, open_photo,
     paste_faces, pick_faces, prepare_photo, translate_photos,
@@ -26,7 +28,7 @@ from .pipeline import (
 __all__ = [
     "Box", "CELEBA_LANDMARKS", "DEFAULT_PASTE", "Face", "Frame", "ImageInput", "LandmarkFace", "MODES",
     "PASTE_MODES", "TranslateFaces", "TranslationResult", "align_face", "change_mask", "check_paste", "cut_faces",
-    "detect_landmarks", "extract_square", "feather_mask", "find_faces", "footprint", "image_name", "invert",
-    "open_photo", "paste_faces", "paste_square", "pick_faces", "prepare_photo", "translate_photos",
+    "default_paste", "detect_landmarks", "extract_square", "feather_mask", "find_faces", "footprint", "image_name", "invert",
+    "mask_in_photo", "open_photo", "paste_faces", "paste_square", "pick_faces", "prepare_photo", "translate_photos",
     "warp_to_photo",
 ]

@@ -207,7 +207,8 @@ class Face:
     ``crop`` the model-size square the model saw; ``source`` the attribute scores used as the
     input's own attributes (probabilities when estimated, the given values otherwise) and
     ``source_label`` the 0/1 label made of them; ``outputs`` maps target names to translated
-    model-size squares.
+    model-size squares, and ``masks`` to the model's own masks of them (grayscale, white =
+    changed; empty for a model without a mask).
     """
 
     number: int
@@ -218,6 +219,7 @@ class Face:
     source_label: list[float] = field(default_factory=list)
     estimated: bool = False
     outputs: dict[str, Image.Image] = field(default_factory=dict)
+    masks: dict[str, Image.Image] = field(default_factory=dict)
     frame: Frame | None = None
     landmarks: np.ndarray | None = field(default=None, compare=False)
 

@@ -7,6 +7,10 @@
   the smoothed change), so the model's small errors elsewhere (slight blur, colour drift) are
   dropped too. Chosen by measurement: with the bundled model it kept slightly more of the photo
   than ``delta`` and far more than ``replace`` (``benchmarks/paste_detail.py``).
+- ``"mask"``: the same difference, applied where the model's own mask is open (models trained
+  with ``--g-output mask`` give one with every square; the default for them). Such a model
+  changes ``A*C + (1-A)*x``, so the difference is already ``A*(C - x)``; leaving out where
+  ``A`` is nearly shut also drops the faint haze its colour image ``C`` leaves there.
 - ``"replace"``: the model's square itself, scaled up, replaces the photo (the old behaviour).
 
 Each mode is one entry of the table :data:`MODES`: from the translated square (and the square
@@ -19,7 +23,7 @@ square's footprint in the photo are never touched.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -32,6 +36,14 @@ from .face import Frame
 # "masked" paste: the change (mean over channels, 0-255, smoothed) is ignored below LOW and
 # kept whole above HIGH.
 MASK_LOW, MASK_HIGH = 6.0, 18.0
+# "mask" paste: the model's mask (0-1) is ignored below LOW and kept whole above HIGH.
+MODEL_MASK_LOW, MODEL_MASK_HIGH = 0.05, 0.25
+
+
+def smoothstep(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """0 below ``low``, 1 above ``high``, a smooth S in between (float32)."""
+    t = np.clip((values - low) / (high - low), 0.0, 1.0)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
 
 
 def feather_mask(side: int, feather: float = 0.12, *, zero_edge: bool = False) -> np.ndarray:
@@ -53,30 +65,33 @@ def change_mask(delta: np.ndarray, low: float = MASK_LOW, high: float = MASK_HIG
     change = np.abs(delta).mean(axis=2).astype(np.float32)
     sigma = max(0.5, side / 32)
     change = cv2.GaussianBlur(change, (0, 0), sigma)
-    t = np.clip((change - low) / (high - low), 0.0, 1.0)
-    return (t * t * (3 - 2 * t)).astype(np.float32)
+    return smoothstep(change, low, high)
 
 
 @dataclass(frozen=True)
 class Squares:
     """What a paste mode works from, float32 arrays over the model square: ``translated``
     (S, S, 3, 0-255), ``source`` (the square the model was given; None for a mode that does
-    not need it) and ``feather`` (S, S), the feathered edge every mode blends with."""
+    not need it), ``feather`` (S, S), the feathered edge every mode blends with, and ``mask``
+    (S, S, 0-1), the model's own mask (None when the model has none)."""
 
     translated: np.ndarray
     source: np.ndarray | None
     feather: np.ndarray
+    mask: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class PasteMode:
     """One way back into the photo. ``layer`` makes (layer, weight) from the :class:`Squares`;
     ``replaces``: the photo becomes the layer where the weight is 1 (else the layer is added
-    to the photo); ``needs_source``: the mode uses the square the model was given."""
+    to the photo); ``needs_source``: the mode uses the square the model was given;
+    ``needs_mask``: it uses the model's own mask."""
 
     layer: Callable[[Squares], tuple[np.ndarray, np.ndarray]]
     replaces: bool
     needs_source: bool
+    needs_mask: bool = False
 
 
 def _delta(squares: Squares) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +103,11 @@ def _masked(squares: Squares) -> tuple[np.ndarray, np.ndarray]:
     return delta, squares.feather * change_mask(delta)
 
 
+def _model_mask(squares: Squares) -> tuple[np.ndarray, np.ndarray]:
+    assert squares.mask is not None  # paste_square checks it
+    return squares.translated - squares.source, squares.feather * smoothstep(squares.mask, MODEL_MASK_LOW, MODEL_MASK_HIGH)
+
+
 def _replace(squares: Squares) -> tuple[np.ndarray, np.ndarray]:
     return squares.translated, squares.feather
 
@@ -95,16 +115,31 @@ def _replace(squares: Squares) -> tuple[np.ndarray, np.ndarray]:
 MODES: dict[str, PasteMode] = {
     "delta": PasteMode(_delta, replaces=False, needs_source=True),
     "masked": PasteMode(_masked, replaces=False, needs_source=True),
+    "mask": PasteMode(_model_mask, replaces=False, needs_source=True, needs_mask=True),
     "replace": PasteMode(_replace, replaces=True, needs_source=False),
 }
 PASTE_MODES = tuple(MODES)
 DEFAULT_PASTE = "masked"
+# The paste of a model that has a mask, unless asked otherwise.
+MASK_MODEL_PASTE = "mask"
+NO_MASK = (
+    "--paste mask uses the model's own mask, and this model has none (its generator redraws every "
+    "pixel): use a model trained with --g-output mask, or another --paste mode"
+)
 
 
-def check_paste(paste: str) -> None:
-    """Refuse a ``paste`` mode that is not one of :data:`PASTE_MODES` (a command-line mistake)."""
+def default_paste(has_mask: bool) -> str:
+    """The paste mode used when none is asked for: the model's own mask where it has one."""
+    return MASK_MODEL_PASTE if has_mask else DEFAULT_PASTE
+
+
+def check_paste(paste: str, has_mask: bool | None = None) -> None:
+    """Refuse a ``paste`` mode that is not one of :data:`PASTE_MODES` (a command-line mistake),
+    or, when ``has_mask`` is known to be False, a mode that needs the model's mask."""
     if paste not in MODES:
         raise UsageError(f"--paste must be one of {', '.join(PASTE_MODES)}, not {paste!r}")
+    if has_mask is False and MODES[paste].needs_mask:
+        raise UsageError(NO_MASK)
 
 
 def paste_square(
@@ -115,17 +150,22 @@ def paste_square(
     source: Image.Image | None = None,
     mode: str = DEFAULT_PASTE,
     feather: float = 0.12,
+    mask: Image.Image | None = None,
 ) -> Image.Image:
     """Bring a translated model square back into ``image`` through ``frame``; returns a new image.
 
-    ``source`` is the square the model was given (``"delta"`` and ``"masked"`` need it; by
-    default it is cut from ``image`` again with :func:`.align.extract_square`). ``feather``:
-    the width of the blended edge as a fraction of the square. Pixels outside the square's
-    footprint keep their exact values, and the result has the size of ``image``.
+    ``source`` is the square the model was given (``"delta"``, ``"masked"`` and ``"mask"``
+    need it; by default it is cut from ``image`` again with :func:`.align.extract_square`).
+    ``mask`` is the model's own mask of the square (a grayscale image, white = changed; the
+    ``"mask"`` mode needs it). ``feather``: the width of the blended edge as a fraction of the
+    square. Pixels outside the square's footprint keep their exact values, and the result has
+    the size of ``image``.
     """
     if mode not in MODES:
         raise ValueError(f"paste mode must be one of {', '.join(PASTE_MODES)}, not {mode!r}")
     paste = MODES[mode]
+    if paste.needs_mask and mask is None:
+        raise ValueError(f"the {mode!r} paste needs the model's mask of the square")
     base = rgb_array(image).copy()
     height, width = base.shape[:2]
     size = translated.size[0]
@@ -136,8 +176,10 @@ def paste_square(
         source_array = np.asarray(source.convert("RGB"), dtype=np.float32)
     # The feather mask is 0 on the square's outermost pixels, so interpolation never reaches
     # past the footprint.
+    mask_array = None if mask is None else np.asarray(mask.convert("L"), dtype=np.float32) / 255
     squares = Squares(
-        np.asarray(translated.convert("RGB"), dtype=np.float32), source_array, feather_mask(size, feather, zero_edge=True)
+        np.asarray(translated.convert("RGB"), dtype=np.float32), source_array, feather_mask(size, feather, zero_edge=True),
+        mask_array,
     )
     layer, weight = paste.layer(squares)
     region = footprint(frame, width, height)
@@ -151,7 +193,29 @@ def paste_square(
     return Image.fromarray(base)
 
 
+def mask_in_photo(
+    size: tuple[int, int], squares: Sequence[tuple[Frame, Image.Image]], feather: float = 0.12
+) -> Image.Image:
+    """The model's masks of translated squares (``(frame, mask)`` each, grayscale, white =
+    changed) brought into a photo of ``size`` (width, height) as :func:`paste_square` brings
+    the squares: through each frame, with the same feathered edge; where faces overlap the
+    larger value counts. Returns a grayscale image of the photo's size, black where nothing
+    could change."""
+    width, height = size
+    out = np.zeros((height, width), dtype=np.float32)
+    for frame, mask in squares:
+        region = footprint(frame, width, height)
+        if region is None:
+            continue
+        side = mask.size[0]
+        weight = feather_mask(side, feather, zero_edge=True) * (np.asarray(mask.convert("L"), dtype=np.float32) / 255)
+        _, warped = warp_to_photo(np.zeros((side, side, 3), dtype=np.float32), weight, frame, region)
+        x0, y0, x1, y1 = region
+        out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], warped[:, :, 0])
+    return Image.fromarray(np.clip(np.rint(out * 255), 0, 255).astype(np.uint8), mode="L")
+
+
 __all__ = [
-    "DEFAULT_PASTE", "MODES", "PASTE_MODES", "PasteMode", "Squares", "change_mask", "check_paste", "feather_mask",
-    "paste_square",
+    "DEFAULT_PASTE", "MASK_MODEL_PASTE", "MODES", "PASTE_MODES", "PasteMode", "Squares", "change_mask", "check_paste",
+    "default_paste", "feather_mask", "mask_in_photo", "paste_square", "smoothstep",
 ]

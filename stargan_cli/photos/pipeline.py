@@ -29,10 +29,11 @@ from ..images import crop_resize, open_image, to_rgb
 from .align import extract_square
 from .detect import LandmarkFace, detect_landmarks
 from .face import Face, Frame
-from .paste import DEFAULT_PASTE, paste_square
+from .paste import DEFAULT_PASTE, mask_in_photo, paste_square
 
 ImageInput = Union[Image.Image, str, os.PathLike, np.ndarray]
-# The model step: fills ``face.outputs`` (target name -> translated square) of every face given.
+# The model step: fills ``face.outputs`` (target name -> translated square) of every face given,
+# and ``face.masks`` (the model's masks of them) when the model has a mask.
 TranslateFaces = Callable[[list[Face]], None]
 
 
@@ -43,6 +44,9 @@ class TranslationResult:
 
     ``outputs`` maps each target name (in ``targets`` order) to the finished image: the photo
     with every translated face pasted back, or the model-size square with ``detect=False``.
+    ``masks`` maps them to where the model changed that image (grayscale, white = changed, the
+    image's size: the model's masks brought into the photo like the faces), for a model that
+    has a mask; else it is empty.
     ``error`` is set (and the rest empty) when this input could not be translated.
     """
 
@@ -54,6 +58,7 @@ class TranslationResult:
     faces_found: int = 0
     targets: list[str] = field(default_factory=list)
     outputs: dict[str, Image.Image] = field(default_factory=dict)
+    masks: dict[str, Image.Image] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -127,13 +132,19 @@ def cut_faces(
 
 
 def paste_faces(
-    image: Image.Image, faces: Sequence[Face], squares: Sequence[Image.Image], mode: str = DEFAULT_PASTE
+    image: Image.Image,
+    faces: Sequence[Face],
+    squares: Sequence[Image.Image],
+    mode: str = DEFAULT_PASTE,
+    masks: Sequence[Image.Image] | None = None,
 ) -> Image.Image:
     """Paste: each face's translated square (``squares``, one per face) back into ``image``
-    through its frame, as ``mode`` says (:data:`.paste.PASTE_MODES`)."""
+    through its frame, as ``mode`` says (:data:`.paste.PASTE_MODES`); ``masks``: the model's
+    masks of the squares, one per face (the ``"mask"`` mode needs them)."""
     composed = image
-    for face, square in zip(faces, squares):
-        composed = paste_square(composed, square, face.frame, source=face.crop, mode=mode)
+    for i, (face, square) in enumerate(zip(faces, squares)):
+        mask = None if masks is None else masks[i]
+        composed = paste_square(composed, square, face.frame, source=face.crop, mode=mode, mask=mask)
     return composed
 
 
@@ -162,9 +173,16 @@ def _translate_and_paste(
         result.targets = list(result.faces[0].outputs)
         for name in result.targets:
             squares = [f.outputs[name] for f in result.faces]
-            result.outputs[name] = (
-                paste_faces(result.image, result.faces, squares, paste) if result.detect else squares[0]
-            )
+            masks = [f.masks[name] for f in result.faces] if all(name in f.masks for f in result.faces) else None
+            if not result.detect:
+                result.outputs[name] = squares[0]
+                if masks:
+                    result.masks[name] = masks[0]
+                continue
+            result.outputs[name] = paste_faces(result.image, result.faces, squares, paste, masks)
+            if masks:
+                frames = [f.frame for f in result.faces]
+                result.masks[name] = mask_in_photo(result.image.size, list(zip(frames, masks)))
     return pending
 
 

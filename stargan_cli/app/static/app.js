@@ -80,6 +80,7 @@ function showPhoto(photo) {
   input.src = photo.url;
   $("input-empty").hidden = true;
   $("result").removeAttribute("src");
+  showMask(null);
   $("download").hidden = true;
   $("strip-figure").hidden = true;
   drawFaces();
@@ -287,6 +288,7 @@ async function runTranslate() {
     if (seq !== state.seq || image !== (state.photo && state.photo.image)) return;  // a newer photo
     showMessage("");
     $("result").src = data.url;
+    showMask(data.mask_url);
     const download = $("download");
     download.href = data.url;
     download.download = data.download;
@@ -299,6 +301,15 @@ async function runTranslate() {
     if (state.again) runTranslate();
     else if (seq === state.seq) setBusy(false);
   }
+}
+
+// The model's mask over the result (models with a mask only): red where the picture changed.
+function showMask(url) {
+  const overlay = $("result-mask");
+  $("mask-toggle").hidden = !url;
+  if (url) overlay.src = url;
+  else overlay.removeAttribute("src");
+  overlay.hidden = !url || !$("show-mask").checked;
 }
 
 function showLabel(data) {
@@ -389,6 +400,9 @@ function wire() {
     translate();
   });
   $("strip-button").addEventListener("click", showStrip);
+  $("show-mask").addEventListener("change", () => {
+    $("result-mask").hidden = !$("show-mask").checked || !$("result-mask").getAttribute("src");
+  });
   $("camera-open").addEventListener("click", openCamera);
   $("camera-close").addEventListener("click", closeCamera);
   $("snap").addEventListener("click", snap);
