@@ -193,3 +193,11 @@ def test_init_refuses_flags_that_contradict_the_model(celeba_root, tmp_path):
     result = CliRunner().invoke(app, ["train", "--data", str(celeba_root), "--init", str(tmp_path / "nope.pt"),
                                       "--iters", "2", "--out", str(tmp_path / "y")])
     assert result.exit_code == 1 and "Error" in result.output and "nope.pt" in result.output
+
+
+def test_the_memory_estimate_counts_the_average_of_g():
+    from stargan_cli.training.networks import training_bytes
+
+    model = ModelConfig(ATTRS, image_size=32, g_conv_dim=8, g_repeat=1, d_conv_dim=8, d_repeat=2)
+    g_parameters = sum(p.numel() for p in build_generator(model).parameters())
+    assert training_bytes(model, 4, g_average=True) - training_bytes(model, 4) == 4 * g_parameters

@@ -121,17 +121,19 @@ _TRAIN_BYTES_PER_PARAMETER = 16
 _G_PASSES, _D_PASSES = 2, 4
 
 
-def training_bytes(config: ModelConfig, batch_size: int) -> int:
+def training_bytes(config: ModelConfig, batch_size: int, g_average: bool = False) -> int:
     """An estimate of the memory a training step of ``config`` takes: the parameters with
-    their gradients and optimizer state, plus the activations of ``batch_size`` images. Built
-    and run on torch's ``meta`` device, which allocates nothing."""
+    their gradients and optimizer state (and, with ``g_average``, the fp32 copy of G that
+    ``--g-ema`` keeps), plus the activations of ``batch_size`` images. Built and run on
+    torch's ``meta`` device, which allocates nothing."""
     with torch.device("meta"):
         G, D = build_generator(config), build_discriminator(config)
         x = torch.empty(1, 3, config.image_size, config.image_size)
         c = torch.empty(1, config.c_dim)
         params = sum(p.numel() for p in (*G.parameters(), *D.parameters()))
         per_image = _G_PASSES * _activations(G, x, c) + _D_PASSES * _activations(D, x)
-    return _TRAIN_BYTES_PER_PARAMETER * params + 4 * batch_size * per_image
+        average = sum(p.numel() for p in G.parameters()) if g_average else 0
+    return _TRAIN_BYTES_PER_PARAMETER * params + 4 * average + 4 * batch_size * per_image
 
 
 def _activations(module: nn.Module, *inputs: torch.Tensor) -> int:

@@ -229,7 +229,7 @@ def _check_memory(cfg: TrainConfig, device: torch.device) -> None:
     one stands for them, which changes the estimate by a few weights)."""
     config = model_config_of(cfg, tuple(cfg.attrs) or ("domain",))
     check_fits(
-        training_bytes(config, cfg.batch_size),
+        training_bytes(config, cfg.batch_size, g_average=cfg.g_ema > 0),
         f"training a {cfg.image_size}px model (--g-conv-dim {cfg.g_conv_dim}, --g-repeat {cfg.g_repeat}, "
         f"--d-conv-dim {cfg.d_conv_dim}) with --batch-size {cfg.batch_size} on {device}",
         "lower --image-size, --g-conv-dim, --d-conv-dim, --g-repeat or --batch-size",
