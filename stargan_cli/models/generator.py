@@ -105,11 +105,6 @@ class Generator(nn.Module):
             layers += [nn.Conv2d(dim, 3, kernel_size=7, stride=1, padding=3, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
-    @property
-    def has_mask(self) -> bool:
-        """Whether this generator blends through an attention mask (``output="mask"``)."""
-        return self.output == "mask"
-
     def forward(self, x: torch.Tensor, c: torch.Tensor, return_mask: bool = False):
         """Translate images ``x`` (B, 3, H, W) in [-1, 1] to labels ``c`` (B, c_dim).
 
