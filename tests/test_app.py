@@ -550,7 +550,7 @@ def test_parallel_uploads_are_decoded_a_few_at_a_time(client, engine, monkeypatc
     from stargan_cli.app.uploads import DECODE_AT_ONCE
 
     active, most, guard = [0], [0], threading.Lock()
-    real = engine_module.decode_upload
+    real = engine_module.decode_photo
 
     def slow_decode(*args, **kwargs):
         with guard:
@@ -563,7 +563,7 @@ def test_parallel_uploads_are_decoded_a_few_at_a_time(client, engine, monkeypatc
             with guard:
                 active[0] -= 1
 
-    monkeypatch.setattr(engine_module, "decode_upload", slow_decode)
+    monkeypatch.setattr(engine_module, "decode_photo", slow_decode)
     answers: list = []
     threads = [threading.Thread(target=lambda: answers.append(client.post(
         "/api/upload", content=sample_bytes(), headers={"Content-Type": "image/jpeg"}))) for _ in range(8)]
@@ -590,6 +590,53 @@ def test_a_large_photo_is_kept_as_a_working_copy_of_a_few_megapixels(ckpt):
             assert result.status_code == 200, result.text
     finally:
         engine.close()
+
+
+def test_the_download_of_a_reduced_photo_is_pasted_into_the_original_at_full_size(ckpt):
+    portrait = Image.open(example_image_path()).convert("RGB")
+    big = portrait.resize((portrait.width * 3, portrait.height * 3), Image.BICUBIC)
+    data = io.BytesIO()
+    big.save(data, "PNG")
+    engine = Engine(Models([str(ckpt)], device="cpu", include_installed=False),
+                    work_pixels=portrait.width * portrait.height)
+    try:
+        with TestClient(create_app(engine)) as client:
+            photo = upload(client, data.getvalue(), "big.png")
+            assert photo["width"] * photo["height"] <= portrait.width * portrait.height and photo["faces"]
+            result = client.post("/api/translate", json={"image": photo["image"], "face": 1, "source": {},
+                                                         "to": {"Blond_Hair": 1}}).json()
+            shown = np.asarray(png(client.get(result["url"]))).astype(int)
+            assert shown.shape[:2] == (photo["height"], photo["width"])
+            assert result["download"] == "big.Blond_Hair.png" and result["download_url"].startswith("api/full/")
+            response = client.get(result["download_url"])
+            assert "big.Blond_Hair.png" in response.headers["content-disposition"]
+            full = png(response)
+            assert full.size == big.size  # the photo's own size, not the working copy's
+            full_array, big_array = np.asarray(full).astype(int), np.asarray(big).astype(int)
+            changed = np.abs(full_array - big_array).max(axis=2) > 0
+            assert 0 < changed.mean() < 0.5  # the face was pasted, the rest is the original's pixels
+            # The same edit as the page showed, in the same place: at the working size they agree.
+            again = np.asarray(full.resize((photo["width"], photo["height"]), Image.BOX)).astype(int)
+            before = np.asarray(big.resize((photo["width"], photo["height"]), Image.BOX)).astype(int)
+            edit_full, edit_shown = again - before, shown - before
+            region = np.abs(edit_shown).max(axis=2) > 8
+            assert region.any() and np.abs(edit_full - edit_shown)[region].mean() < 0.25 * np.abs(edit_shown)[region].mean()
+            assert client.get(result["download_url"]).content == response.content  # written once
+            # A photo within the working size downloads the page's own result.
+            small = upload(client)
+            plain = client.post("/api/translate", json={"image": small["image"], "face": 1, "source": {},
+                                                        "to": {"Male": 1}}).json()
+            assert plain["download_url"] == plain["url"]
+            assert client.get(f"/api/full/{photo['image']}/nope").status_code == 404
+            # A photo dropped (here: past its age) takes its kept original and downloads with it.
+            originals = engine.workspace.root / "originals"
+            assert len(list(originals.iterdir())) == 1
+            engine.photos.max_age = -1.0
+            assert client.get(result["download_url"]).status_code == 410
+            assert list(originals.iterdir()) == []
+    finally:
+        engine.close()
+    assert not engine.workspace.root.exists()
 
 
 def test_many_users_keep_their_photos_and_an_evicted_one_is_told_it_expired(ckpt):

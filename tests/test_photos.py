@@ -62,6 +62,18 @@ def test_frame_from_box_is_the_box_scaled_to_celeba():
     assert np.allclose(corners[0], [10, 30]) and np.allclose(corners[2], [99, 119])
 
 
+def test_a_frame_moves_with_its_photo_when_the_photo_is_resized():
+    # A face box found on a 300x200 working copy is the same face in the 900x600 original.
+    small = Frame.from_box(Box(30, 20, 89, 109))
+    big = small.in_resized_photo((300, 200), (900, 600))
+    assert big.scale == pytest.approx(small.scale / 3) and big.angle == pytest.approx(small.angle)
+    assert np.allclose(big.square_corners() + 0.5, 3 * (small.square_corners() + 0.5))  # pixel edges
+    assert np.allclose(big.in_resized_photo((900, 600), (300, 200)).array, small.array)
+    # Unequal scales (a rounded reduction) keep the edges too.
+    wide = small.in_resized_photo((300, 200), (601, 400))
+    assert np.allclose((wide.square_corners() + 0.5)[2], (small.square_corners() + 0.5)[2] * [601 / 300, 2])
+
+
 def test_extract_square_of_an_aligned_image_is_its_celeba_crop():
     from stargan_cli.images import crop_resize
 

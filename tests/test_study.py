@@ -3,6 +3,7 @@ killed study that continues, and the training time budget it relies on."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -39,6 +40,14 @@ def test_cross_product_combines_one_value_per_axis():
                      "batch-size=16+norm=concat", "batch-size=16+norm=lookup"]
 
 
+def test_with_all_adds_every_axis_last_value_together_after_each_alone():
+    axes = [parse_axis("g-output=mask"), parse_axis("upsample=resize"), parse_axis("g-ema=0,0.999")]
+    names = [v.name for v in expand(axes, "axis+all")]
+    assert names == ["base", "g-output=mask", "upsample=resize", "g-ema=0", "g-ema=0.999",
+                     "g-output=mask+upsample=resize+g-ema=0.999"]
+    assert [v.name for v in expand(axes[:1], "axis+all")] == ["base", "g-output=mask"]  # one axis: nothing to add
+
+
 def test_a_value_equal_to_the_base_is_not_trained_twice():
     variants = expand([parse_axis("batch-size=16,8")])
     trains = {"base": 16, "batch-size=16": 16, "batch-size=8": 8}
@@ -73,7 +82,7 @@ def test_the_dlim2020_preset_expands_to_the_studys_ten_runs(tmp_path):
                  "g-lr=5e-3", "g-lr=1e-5", "loss=hinge", "norm=lookup"):
         assert f"│ {name} " in result.output
     assert "batch-size=16 " not in result.output  # the base's own value is the base
-    assert "10 variants (one axis at a time) x 2 seed(s) = 20 runs" in result.output
+    assert "10 variants (one axis at a time from the base) x 2 seed(s) = 20 runs" in result.output
     assert not (tmp_path / "s").exists()  # a dry run writes nothing
 
 
@@ -129,6 +138,26 @@ def test_the_report_takes_every_figure_eval_gives_with_mean_spread_and_ratio():
     assert "identity SSIM" in text and "| loss=hinge | 100 ± 1 | 10.50 | 90.0% ± 14.1% |" in text and "1.80x" in text
 
 
+def test_the_terminal_table_fits_80_columns_with_every_figure_whole():
+    from rich.console import Console
+
+    from stargan_cli.study.report import summarize, terminal_table
+
+    combined = "g-output=mask+upsample=resize+g-ema=0.999"
+    row = {"success": 0.382, "preservation": 0.925, "preservation_all": 0.95, "l1": 0.02, "psnr": 25.02,
+           "identity_psnr": 27.46, "identity_ssim": 0.9, "face_shift": 4.93, "fid": 0.02}
+    records = [{"variant": name, "seed": seed, "iterations": 764 + seed, "seconds": 420.0, "it_per_s": 1.82,
+                "eval": {"targets": {"Male": row}, "mean": row}, "curve": []}
+               for name in ("base", combined) for seed in (0, 1)]
+    summary = summarize({"name": "recipe", "mode": "axis+all",
+                         "variants": [{"name": combined, "changes": [["g-output", "mask"]]}]}, records)
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(terminal_table(summary))
+    text = console.export_text()
+    assert max(map(len, text.splitlines())) <= 80 and "…" not in text
+    assert "27.46 dB" in text and "4.93" in text and "upsample=resize+" in text and "1.00x" in text
+
+
 # --- bad input: one Error line, exit 2, nothing trained -------------------------------------------
 
 
@@ -159,6 +188,17 @@ def test_bad_input_is_one_error_line_before_anything_trains(tmp_path, args, word
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:") and words in " ".join(result.output.split())
     assert not folder.exists()
+
+
+def test_with_all_lists_the_combination_and_refuses_cross(tmp_path):
+    args = ["study", str(tmp_path / "s"), *SMALL_BASE, "--data", str(tmp_path), "--iters", "4",
+            "--vary", "loss=hinge", "--vary", "norm=lookup", "--with-all", "--dry-run"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "4 variants" in text and "every axis's last value together" in text and "loss=hinge+norm=lookup" in text
+    refused = runner.invoke(app, [*args, "--cross"])
+    assert refused.exit_code == 2 and "--cross and --with-all" in refused.output
 
 
 def test_budget_and_iters_together_are_refused(tmp_path):

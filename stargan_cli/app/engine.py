@@ -9,11 +9,14 @@ the target's, as ``stargan grid --gif`` does. The models the page offers are :mo
 Files: uploads are decoded in memory, a few at a time, into working copies kept within a memory
 and an age bound (:mod:`.uploads`); what the page shows (the upload as decoded, results,
 strips) is written into the :class:`~.workspace.Workspace`, one temporary folder whose files
-are served by random name only.
+are served by random name only. A photo larger than its working copy also keeps its uploaded
+file there, and its downloads are pasted into that file, reopened, at the photo's full size.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import secrets
 import threading
 from pathlib import Path
@@ -27,17 +30,24 @@ from ..grid.animation import interpolate
 from ..grid.sheet import result_strip
 from ..photos.detect import detect_landmarks
 from ..photos.paste import mask_in_photo
-from ..photos.pipeline import paste_faces
+from ..photos.face import Face
+from ..photos.pipeline import open_photo, paste_faces
 from .errors import NotFound
 from .models import Models
 from .uploads import (
     DECODE_AT_ONCE, DEFAULT_KEEP_MINUTES, DEFAULT_MEMORY_MB, MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, WORK_PIXELS,
-    PhotoStore, Upload, decode_upload, return_free_memory,
+    PhotoStore, Upload, decode_photo, decode_upload, return_free_memory,
 )
 from .workspace import Workspace
 
 if TYPE_CHECKING:
     from ..translate import TranslationResult, Translator
+
+log = logging.getLogger("stargan.app")
+
+# Translations of a photo remembered for a full-size download (the newest ones).
+RESULTS_KEPT = 8
+DOWNLOAD_JPEG_QUALITY = 95
 
 # How the page shows where the picture changed: this colour, as opaque as the mask is open
 # (up to MASK_OPACITY), laid over the result.
@@ -52,6 +62,20 @@ def mask_overlay(mask: Image.Image) -> Image.Image:
     layer = Image.new("RGBA", mask.size, (*MASK_COLOUR, 0))
     layer.putalpha(alpha)
     return layer
+
+
+@dataclasses.dataclass
+class PastedResult:
+    """One translation of a photo's face, kept so that a download can paste it again into the
+    full-size photo: the face (aligned on the working copy), its translated square, the model's
+    mask of it, the paste mode, the download's name, and the full-size file once written."""
+
+    face: Face
+    square: Image.Image
+    mask: Image.Image | None
+    paste: str
+    download: str
+    file: str | None = None
 
 
 def _values(mapping: Mapping[str, Any] | None, what: str) -> dict[str, float]:
@@ -84,8 +108,15 @@ class Engine:
         self.work_pixels = work_pixels
         self.lock = threading.Lock()
         self._decoding = threading.BoundedSemaphore(DECODE_AT_ONCE)
-        self.photos = PhotoStore(int(memory_mb * 2**20), keep_minutes * 60,
-                                 forget=lambda old: self.workspace.forget(old.file))
+        self.photos = PhotoStore(int(memory_mb * 2**20), keep_minutes * 60, forget=self._forget)
+
+    def _forget(self, upload: Upload) -> None:
+        """Delete a dropped photo's files."""
+        self.workspace.forget(upload.file)
+        self.workspace.drop_original(upload.original)
+        for result in list(upload.results.values()):
+            if result.file is not None:
+                self.workspace.forget(result.file)
 
     def close(self) -> None:
         """Forget everything and remove the temporary folder."""
@@ -97,17 +128,24 @@ class Engine:
     def upload(self, data: bytes, name: str = "photo") -> dict[str, Any]:
         """Decode and keep a photo, find its faces; what the page shows of it."""
         with self._decoding:  # a few decodes at a time, whatever the number of uploads
-            image = decode_upload(data, self.max_bytes, self.max_pixels, self.work_pixels)
+            decoded = decode_photo(data, self.max_bytes, self.max_pixels, self.work_pixels)
+        image = decoded.image
+        original = self._keep_original(data) if decoded.reduced else None
         del data
-        with self.lock:
-            faces = [found.box for found in detect_landmarks(image)]  # numbered as translate numbers them
-            file = self.workspace.save(image, "jpg")
-            return_free_memory()
-        upload = Upload(secrets.token_urlsafe(9), image, _stem(name), file, faces)
+        try:
+            with self.lock:
+                faces = [found.box for found in detect_landmarks(image)]  # numbered as translate numbers them
+                file = self.workspace.save(image, "jpg")
+                return_free_memory()
+        except BaseException:
+            self.workspace.drop_original(original)
+            raise
+        upload = Upload(secrets.token_urlsafe(9), image, _stem(name), file, faces, original=original,
+                        format=decoded.format)
         try:
             self.photos.add(upload)
         except BaseException:
-            self.workspace.forget(file)
+            self._forget(upload)
             raise
         largest = max(range(len(faces)), key=lambda i: faces[i].area, default=-1)
         return {
@@ -122,6 +160,16 @@ class Engine:
             ],
             "face": largest + 1 if faces else None,
         }
+
+    def _keep_original(self, data: bytes) -> Any:
+        """The uploaded file kept on disk for full-size downloads; None (downloads at the
+        working copy's size) when the disk cannot take it."""
+        try:
+            return self.workspace.keep_original(data)
+        except OSError as err:
+            log.warning("could not keep the uploaded file for full-size downloads (%s); "
+                        "its downloads will have the working copy's size", err)
+            return None
 
     def _upload(self, image_id: str) -> Upload:
         return self.photos.get(str(image_id))
@@ -200,6 +248,19 @@ class Engine:
         del out
         return_free_memory()
         names = list(translator.attributes)
+        download = f"{upload.name}.{output_name(targets, float(strength))}.png"
+        download_url = f"files/{file}"
+        if upload.original is not None and chosen.frame is not None:  # full size: pasted when asked
+            kind = "jpg" if upload.format == "JPEG" else "png"
+            download = f"{download[:-len('.png')]}.{kind}"
+            token = secrets.token_urlsafe(9)
+            upload.results[token] = PastedResult(chosen, squares[0], None if masks is None else masks[0], paste,
+                                                 download)
+            while len(upload.results) > RESULTS_KEPT:
+                _, old = upload.results.popitem(last=False)
+                if old.file is not None:
+                    self.workspace.forget(old.file)
+            download_url = f"api/full/{upload.id}/{token}"
         return {
             "url": f"files/{file}",
             "mask_url": None if mask is None else f"files/{self.workspace.save(mask_overlay(mask))}",
@@ -208,8 +269,37 @@ class Engine:
             "label": {a: round(v, 4) for a, v in zip(names, label)},
             "start": {a: round(v, 4) for a, v in zip(names, start)},
             "target": {a: round(v, 4) for a, v in zip(names, end)},
-            "download": f"{upload.name}.{output_name(targets, float(strength))}.png",
+            "download": download,
+            "download_url": download_url,
         }
+
+    def full_size(self, image_id: str, token: str) -> tuple[Path, str]:
+        """A translation of ``translate`` pasted into the photo at its full size (its uploaded
+        file, reopened; a few at a time, as uploads are decoded): the file and its name."""
+        upload = self._upload(image_id)
+        result = upload.results.get(str(token))
+        if result is None or upload.original is None:
+            raise NotFound("that result is no longer kept: translate the photo again")
+        if result.file is not None:
+            try:
+                return self.workspace.path(result.file), result.download
+            except NotFound:  # replaced by newer files: paste it again
+                result.file = None
+        with self._decoding:
+            try:
+                photo = open_photo(upload.original)
+            except (OSError, StarganError) as err:
+                raise NotFound(f"the uploaded file is no longer readable ({err}): upload the photo again") from None
+            frame = result.face.frame.in_resized_photo(upload.image.size, photo.size)
+            face = dataclasses.replace(result.face, frame=frame)
+            out = paste_faces(photo, [face], [result.square], result.paste,
+                              None if result.mask is None else [result.mask])
+            del photo
+            kind = result.download.rsplit(".", 1)[-1]
+            result.file = self.workspace.save(out, kind, quality=DOWNLOAD_JPEG_QUALITY)
+            del out
+            return_free_memory()
+        return self.workspace.path(result.file), result.download
 
     def strip(self, image_id: str, model: str | None, face: int | None, source: Mapping[str, Any] | None) -> dict[str, Any]:
         """The face, then one translation per attribute (``translate --all``'s strip)."""

@@ -1,7 +1,8 @@
 """The HTTP layer of ``stargan app``: a Starlette application over :class:`.engine.Engine`.
 
 Routes: ``/`` the page (and ``/favicon.ico``, its icon); ``/static/*`` its script and style (from this package); ``/files/NAME``
-images the engine wrote; ``/api/*`` JSON. Every problem is answered as ``{"error": message}``
+images the engine wrote; ``/api/full/IMAGE/TOKEN`` a translation pasted into the full-size
+photo (the download of a photo larger than its working copy); ``/api/*`` JSON. Every problem is answered as ``{"error": message}``
 with a 4xx status (5xx only for a bug), so the page can show it; nothing a request sends can
 stop the server. Every JSON field is checked by :mod:`.requests` before the engine sees it; a
 photo dropped to stay within the memory or age bound is answered 410 "this photo expired". Model work runs in worker threads behind the engine's lock.
@@ -130,6 +131,13 @@ def create_app(engine: Engine, *, allowed_hosts: Sequence[str] | None = None) ->
                 fields.attribute_values(data, "source")))
         return await _guarded(work)
 
+    async def full(request: Request) -> Response:
+        async def work() -> Response:
+            path, name = await run_in_threadpool(
+                engine.full_size, request.path_params["image"], request.path_params["token"])
+            return FileResponse(path, filename=name, headers={"Cache-Control": "no-store"})
+        return await _guarded(work)
+
     async def files(request: Request) -> Response:
         async def work() -> Response:
             path = engine.workspace.path(request.path_params["name"])
@@ -145,6 +153,7 @@ def create_app(engine: Engine, *, allowed_hosts: Sequence[str] | None = None) ->
         Route("/api/estimate", estimate, methods=["POST"]),
         Route("/api/translate", translate, methods=["POST"]),
         Route("/api/strip", strip, methods=["POST"]),
+        Route("/api/full/{image}/{token}", full),
         Route("/files/{name}", files),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]

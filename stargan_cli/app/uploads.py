@@ -6,7 +6,9 @@ What the app promises under load (the README's "Reliability" section):
 - a photo is kept as a working copy of at most :data:`WORK_PIXELS` pixels (the faces are
   translated at 64 to 256 px, so a few megapixels lose nothing the model could use); JPEGs are
   decoded straight at a reduced scale, so a 40-megapixel photo never exists in memory whole;
-  the results are at the working copy's size;
+  the page shows results at the working copy's size; the original file of a photo that was
+  reduced is kept on disk (not in memory), and a download reopens it for the final paste, so
+  the file a user downloads has the photo's full size;
 - the photos kept use at most ``memory_bytes`` (``stargan app --memory-mb``); past it, and
   past ``max_age`` seconds unused, the least recently used photos are dropped, and a request
   for one is answered "this photo expired, upload it again".
@@ -19,6 +21,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from PIL import Image, UnidentifiedImageError
@@ -35,6 +38,7 @@ DEFAULT_MEMORY_MB = 1024
 DEFAULT_KEEP_MINUTES = 60
 # Bytes a kept photo takes beyond its pixels: its faces' crops, results prepared for models.
 _PHOTO_OVERHEAD = 2 * 1024 * 1024
+_ORIENTATION = 0x0112  # the EXIF tag
 # Ids of dropped photos remembered to say "expired" rather than "unknown".
 _REMEMBER_EXPIRED = 100_000
 
@@ -62,11 +66,32 @@ def _reduced_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
+@dataclass
+class Decoded:
+    """An upload decoded: the RGB working copy, the photo's full size (EXIF orientation
+    applied) and its file format (``"JPEG"``, ``"PNG"``, ...)."""
+
+    image: Image.Image
+    full_size: tuple[int, int]
+    format: str
+
+    @property
+    def reduced(self) -> bool:
+        """Whether the working copy is smaller than the photo."""
+        return self.image.size != self.full_size
+
+
 def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS,
                   work_pixels: int = WORK_PIXELS) -> Image.Image:
     """The uploaded bytes as the RGB working copy of the photo (EXIF orientation applied, at
     most ``work_pixels`` pixels), or a StarganError that says what is wrong: empty, too many
     bytes or pixels, or not an image PIL can read."""
+    return decode_photo(data, max_bytes, max_pixels, work_pixels).image
+
+
+def decode_photo(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS,
+                 work_pixels: int = WORK_PIXELS) -> Decoded:
+    """:func:`decode_upload`, with the photo's full size and format."""
     if not data:
         raise StarganError("the upload is empty: choose a photo (JPEG, PNG, WebP or BMP)")
     if len(data) > max_bytes:
@@ -79,6 +104,9 @@ def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: in
                     f"the photo is {width}x{height} pixels; up to {max_pixels / 1e6:.0f} megapixels are accepted"
                 )
             target = _reduced_size(width, height, work_pixels)
+            turned = probe.getexif().get(_ORIENTATION) in (5, 6, 7, 8)  # EXIF: a quarter turn
+            full_size = (height, width) if turned else (width, height)
+            kind = probe.format or "PNG"
             probe.draft("RGB", target)  # JPEG: decode at 1/2, 1/4 or 1/8 scale, still >= target
             probe.load()
             image = open_photo(probe)
@@ -89,7 +117,7 @@ def decode_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: in
     reduced = _reduced_size(image.width, image.height, work_pixels)
     if reduced != image.size:
         image = image.resize(reduced, Image.LANCZOS, reducing_gap=3.0)
-    return image
+    return Decoded(image, full_size, kind)
 
 
 def return_free_memory() -> None:
@@ -113,7 +141,9 @@ _malloc_trim: Any = None
 
 @dataclass
 class Upload:
-    """One photo (its working copy) and the faces found in it (left to right)."""
+    """One photo (its working copy) and the faces found in it (left to right); ``original``:
+    the uploaded file, kept on disk when the working copy is smaller than the photo, in
+    ``format``; ``results``: the latest translations, for a full-size download."""
 
     id: str
     image: Image.Image
@@ -121,6 +151,9 @@ class Upload:
     file: str
     faces: list[Any]
     prepared: dict[tuple[int, int | None], Any] = field(default_factory=dict)
+    original: Path | None = None
+    format: str = "PNG"
+    results: OrderedDict[str, Any] = field(default_factory=OrderedDict)
 
     @property
     def nbytes(self) -> int:
@@ -212,7 +245,7 @@ class PhotoStore:
 
 
 __all__ = [
-    "DECODE_AT_ONCE", "DEFAULT_KEEP_MINUTES", "DEFAULT_MEMORY_MB", "MAX_UPLOAD_BYTES",
-    "MAX_UPLOAD_PIXELS", "PhotoStore", "Upload", "WORK_PIXELS", "decode_upload",
+    "DECODE_AT_ONCE", "DEFAULT_KEEP_MINUTES", "DEFAULT_MEMORY_MB", "Decoded", "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_PIXELS", "PhotoStore", "Upload", "WORK_PIXELS", "decode_photo", "decode_upload",
     "megabytes", "return_free_memory", "too_large_message",
 ]

@@ -14,6 +14,7 @@ from PIL import Image
 from .errors import NotFound
 
 KEEP_FILES = 64
+ORIGINALS = "originals"  # the sub-folder of uploaded files kept for full-size downloads
 
 
 class Workspace:
@@ -27,12 +28,13 @@ class Workspace:
         self._files: OrderedDict[str, Path] = OrderedDict()
         self._lock = threading.Lock()
 
-    def save(self, image: Image.Image, kind: str = "png") -> str:
-        """Write ``image`` (PNG, or JPEG with ``kind="jpg"``) and return the name to fetch it by."""
+    def save(self, image: Image.Image, kind: str = "png", quality: int = 92) -> str:
+        """Write ``image`` (PNG, or JPEG of ``quality`` with ``kind="jpg"``) and return the name
+        to fetch it by."""
         name = f"{secrets.token_urlsafe(12)}.{kind}"
         path = self.root / name
         if kind == "jpg":
-            image.save(path, "JPEG", quality=92)
+            image.save(path, "JPEG", quality=quality)
         else:
             image.save(path, "PNG", compress_level=1)  # fast: these files are local and short-lived
         with self._lock:
@@ -41,6 +43,24 @@ class Workspace:
                 _, old = self._files.popitem(last=False)
                 old.unlink(missing_ok=True)
         return name
+
+    def keep_original(self, data: bytes) -> Path:
+        """Write an uploaded file as it came, out of the served files and of their count; it
+        stays until :meth:`drop_original` or :meth:`close`."""
+        folder = self.root / ORIGINALS
+        folder.mkdir(exist_ok=True)
+        path = folder / secrets.token_urlsafe(12)
+        try:
+            path.write_bytes(data)
+        except OSError:
+            path.unlink(missing_ok=True)
+            raise
+        return path
+
+    def drop_original(self, path: Path | None) -> None:
+        """Delete a file :meth:`keep_original` wrote (None: nothing)."""
+        if path is not None and path.parent == self.root / ORIGINALS:
+            path.unlink(missing_ok=True)
 
     def path(self, name: str) -> Path:
         """The file written as ``name``; NotFound for any other name."""

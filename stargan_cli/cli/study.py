@@ -96,6 +96,9 @@ def register(app: typer.Typer) -> None:
             "g-lr 1e-4/5e-3/1e-5, loss wgan-gp/hinge, norm concat/lookup).", show_default=False)] = None,
         cross: Annotated[bool, typer.Option(
             "--cross", help="Train every combination of the axes' values instead of one axis at a time.")] = False,
+        with_all: Annotated[bool, typer.Option(
+            "--with-all", help="One axis at a time, and also one variant with every axis's last value "
+            "together (each change alone, and all of them at once).")] = False,
         budget: Annotated[Optional[str], typer.Option(
             "--budget", metavar="DURATION",
             help="Training wall-clock per run (e.g. 90s, 10m, 1.5h): equal time. Learning rates stay "
@@ -141,14 +144,18 @@ def register(app: typer.Typer) -> None:
                              "(the rates stay constant)")
         if fid.strip().lower() not in ("auto", "inception", "standin", "off"):
             raise UsageError(f"unknown --fid {fid!r}: choose from auto, inception, standin, off")
-        variants = build_variants(ctx, train_values, vary or [], preset, "cross" if cross else "axis")
+        if cross and with_all:
+            raise UsageError("--cross and --with-all do not go together: the cross product already "
+                             "has every combination")
+        mode = "cross" if cross else "axis+all" if with_all else "axis"
+        variants = build_variants(ctx, train_values, vary or [], preset, mode)
         base = variants[0].config
         given = {k: v for k, v in (("n", n), ("curve_points", curve_points), ("faces", faces)) if v is not None}
         judge = JudgeSettings(**given, fid=fid.strip().lower(),
                               classifier=str(classifier.expanduser().resolve()) if classifier else None)
         plan = StudyPlan(name=name, folder=resolve_folder(name), variants=variants,
                          seeds=seed_list(base.seed, seeds), budget=the_budget, judge=judge,
-                         mode="cross" if cross else "axis")
+                         mode=mode)
         if not dry_run:
             _check_inputs(plan)
 
@@ -285,7 +292,9 @@ def _print_plan(plan: Any, estimates: dict, runs_left: int, total: float, dry_ru
     console.print(table)
     runs = len(plan.runs())
     done = runs - runs_left
-    mode = "cross product" if plan.mode == "cross" else "one axis at a time"
+    from ..study.variants import MODE_WORDS
+
+    mode = MODE_WORDS.get(plan.mode, plan.mode)
     console.print(
         escape(f"{len(plan.variants)} variants ({mode}) x {len(plan.seeds)} seed(s) = {runs} runs"
                + (f", {done} done" if done else "") + f"; {plan.budget.describe()} each. "

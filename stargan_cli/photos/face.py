@@ -148,6 +148,14 @@ class Frame:
         # Pixel edges map to pixel edges: c + 0.5 = (p + 0.5 - left) * k.
         return cls.from_matrix([[kx, 0, (0.5 - left) * kx - 0.5], [0, ky, (0.5 - top) * ky - 0.5]])
 
+    def in_resized_photo(self, old_size: tuple[int, int], new_size: tuple[int, int]) -> "Frame":
+        """The same alignment in the photo resized from ``old_size`` to ``new_size`` (width,
+        height): e.g. a face found on a reduced working copy, pasted into the original."""
+        sx, sy = old_size[0] / new_size[0], old_size[1] / new_size[1]
+        # Pixel edges map to pixel edges: p + 0.5 = (q + 0.5) * s, from new pixels q to old p.
+        to_old = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]])
+        return Frame.from_matrix(_compose(self.array, to_old))
+
     @property
     def array(self) -> np.ndarray:
         """The 2x3 matrix as an array."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..evaluation.report import LABELS, format_value
 from ..fileio import atomic_write
 from ..progress import format_duration
+from .variants import MODE_WORDS
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -28,7 +29,9 @@ MARKDOWN_NAME = "study.md"
 SHEET_NAME = "sheet.png"
 CURVE_NAME = "curve.png"
 HEADLINE = "success"  # the figure whose ratio to the base the tables show
-TERMINAL_LEFT_OUT = ("preservation_all", "l1")  # in study.md and study.json; too wide for 80 columns
+# In study.md and study.json; the terminal shows means only, of fewer figures, to fit 80 columns.
+TERMINAL_LEFT_OUT = ("preservation_all", "l1", "identity_ssim", "fid")
+TERMINAL_HEADERS = {"iterations": "iters", "face shift (levels)": "face shift"}
 
 
 def spread(values: Sequence[float]) -> dict[str, Any]:
@@ -125,10 +128,13 @@ def _ratio_text(stats: dict[str, Any]) -> str:
     return "-" if ratio is None else f"{ratio:.2f}x"
 
 
-def table_rows(summary: dict[str, Any], leave_out: Sequence[str] = ()) -> tuple[list[str], list[list[str]]]:
+def table_rows(summary: dict[str, Any], leave_out: Sequence[str] = (),
+               spread: bool = True) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the main table: per variant iterations, it/s, each mean figure
-    (mean ± sd over seeds; but ``leave_out``) and the headline figure's ratio to the base."""
+    (mean ± sd over seeds, or the mean alone without ``spread``; but ``leave_out``) and the
+    headline figure's ratio to the base."""
     metrics = [m for m in summary["metrics"] if m not in leave_out]
+    shown = _with_spread if spread else (lambda m, stats: format_value(m, stats.get("mean")))
     header = ["variant", "iterations", "it/s", *(_label(m) for m in metrics)]
     if HEADLINE in metrics:
         header.append("vs base")
@@ -137,9 +143,9 @@ def table_rows(summary: dict[str, Any], leave_out: Sequence[str] = ()) -> tuple[
         iters = v["iterations"]
         row = [
             v["name"],
-            f"{iters['mean']:.0f}" + (f" ± {iters['sd']:.0f}" if iters.get("sd") is not None else ""),
+            f"{iters['mean']:.0f}" + (f" ± {iters['sd']:.0f}" if spread and iters.get("sd") is not None else ""),
             "-" if v["it_per_s"]["mean"] is None else f"{v['it_per_s']['mean']:.2f}",
-            *(_with_spread(m, v["mean"][m]) for m in metrics),
+            *(shown(m, v["mean"][m]) for m in metrics),
         ]
         if HEADLINE in metrics:
             row.append(_ratio_text(v["mean"][HEADLINE]))
@@ -180,7 +186,7 @@ def markdown(summary: dict[str, Any], pictures: Sequence[str] = ()) -> str:
         f"# Study {summary.get('study')}",
         "",
         f"- Variants: {len(summary['variants'])}, "
-        + ("one axis at a time from the base" if summary.get("mode") == "axis" else "the cross product of the axes")
+        + MODE_WORDS.get(summary.get("mode"), "the cross product of the axes")
         + f"; seeds {', '.join(map(str, seeds))} ({len(seeds)} run(s) per variant).",
         f"- Budget: {_budget_text(summary.get('budget'))}. Iterations reached and it/s are measured.",
         f"- Judge: `stargan eval` on {judge.get('n')} {judge.get('split', 'test')} images (seed {judge.get('seed')}), "
@@ -211,15 +217,17 @@ def markdown(summary: dict[str, Any], pictures: Sequence[str] = ()) -> str:
 
 def terminal_table(summary: dict[str, Any]) -> "Table":
     """The main table for the terminal."""
+    from rich import box
     from rich.table import Table
 
-    header, rows = table_rows(summary, TERMINAL_LEFT_OUT)
-    table = Table(title=f"Study {summary.get('study')} (all figures: study.md)", title_justify="left",
-                  padding=(0, 1), collapse_padding=True)
-    for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i == 0)
-    for row in rows:
-        table.add_row(*row)
+    header, rows = table_rows(summary, TERMINAL_LEFT_OUT, spread=False)
+    table = Table(title=f"Study {summary.get('study')} (means; spreads and all figures: study.md)", title_justify="left",
+                  padding=(0, 0), collapse_padding=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for i, name in enumerate(header):  # short headers, on two lines where they have two words
+        name = TERMINAL_HEADERS.get(name, name)
+        table.add_column(name.replace(" ", "\n", 1), justify="left" if i == 0 else "right", no_wrap=True)
+    for name, *figures in rows:  # a combined variant's changes one per line: the figures keep the width
+        table.add_row(name.replace("+", "+\n"), *figures)
     return table
 
 

@@ -18,7 +18,14 @@ from typing import Callable, Sequence
 from ..errors import UsageError
 
 BASE = "base"
-MODES = ("axis", "cross")  # one axis at a time from the base, or the cross product of the axes
+# One axis at a time from the base; that plus one variant with every axis's last value together
+# (each change alone and all of them at once); or the cross product of the axes.
+MODES = ("axis", "axis+all", "cross")
+MODE_WORDS = {
+    "axis": "one axis at a time from the base",
+    "axis+all": "one axis at a time from the base, and every axis's last value together",
+    "cross": "the cross product of the axes",
+}
 
 # The DLIM2020 study: batch size, the two learning rates, the adversarial loss, the norm. Each
 # axis lists the paper's default first (batch 16, rates 1e-4, WGAN-GP, concat: the base of a
@@ -99,6 +106,7 @@ def expand(axes: Sequence[Axis], mode: str = "axis") -> list[Variant]:
     """The variants of a study, the base first.
 
     ``axis``: the base, then each value of each axis alone (the other options at the base).
+    ``axis+all``: as ``axis``, then one variant with the last value of every axis together.
     ``cross``: the base, then every combination of one value per axis. Variants that train
     the same thing as the base or as an earlier variant are dropped afterwards by
     :func:`drop_repeats`, once the values are parsed.
@@ -106,9 +114,12 @@ def expand(axes: Sequence[Axis], mode: str = "axis") -> list[Variant]:
     if mode not in MODES:
         raise UsageError(f"unknown study mode {mode!r}: choose from {', '.join(MODES)}")
     variants = [Variant(BASE)]
-    if mode == "axis":
+    if mode in ("axis", "axis+all"):
         for axis in axes:
             variants += [Variant(variant_name([(axis.option, v)]), ((axis.option, v),)) for v in axis.values]
+        if mode == "axis+all" and len(axes) > 1:
+            together = tuple((axis.option, axis.values[-1]) for axis in axes)
+            variants.append(Variant(variant_name(together), together))
     else:
         for combo in itertools.product(*[[(a.option, v) for v in a.values] for a in axes]):
             variants.append(Variant(variant_name(combo), tuple(combo)))

@@ -290,7 +290,7 @@ async function runTranslate() {
     $("result").src = data.url;
     showMask(data.mask_url);
     const download = $("download");
-    download.href = data.url;
+    download.href = data.download_url || data.url;  // full size: pasted into the original when asked
     download.download = data.download;
     download.hidden = false;
     showLabel(data);
