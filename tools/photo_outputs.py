@@ -121,9 +121,12 @@ def drive_app(folder: Path) -> None:
                 answers[f"{photo}:upload"] = upload
                 for key, (route, body) in requests.items():
                     answer = client.post(route, json=body).json()
-                    url = answer.pop("url", None)
-                    if url is not None:
-                        (out / f"{photo}.{key}.png").write_bytes(client.get(url).content)
+                    # Files are served under random names: keep what each one serves instead.
+                    for field in sorted(f for f in answer if f == "url" or f.endswith("_url")):
+                        url = answer.pop(field)
+                        if url is not None:
+                            part = "" if field == "url" else "." + field[: -len("_url")]
+                            (out / f"{photo}.{key}{part}.png").write_bytes(client.get(url).content)
                     answers[f"{photo}:{key}"] = answer
     finally:
         engine.close()

@@ -29,9 +29,8 @@ from ..errors import StarganError
 from ..grid.animation import interpolate
 from ..grid.sheet import result_strip
 from ..photos.detect import detect_landmarks
-from ..photos.paste import mask_in_photo
 from ..photos.face import Face
-from ..photos.pipeline import open_photo, paste_faces
+from ..photos.pipeline import compose_faces, open_photo, paste_faces
 from .errors import NotFound
 from .models import Models
 from .uploads import (
@@ -238,21 +237,17 @@ class Engine:
             chosen = prepared.faces[0]
             squares, masks = translator.generate_squares_with_masks([chosen.crop], [label])
             paste = translator.default_paste
-        if chosen.frame is None:
-            out, mask = squares[0], None if masks is None else masks[0]
-        else:
-            out = paste_faces(upload.image, [chosen], squares, paste, masks)
-            mask = None if masks is None else mask_in_photo(out.size, [(chosen.frame, masks[0])])
+        out, mask = compose_faces(upload.image, [chosen], squares, paste, masks)
         file = self.workspace.save(out)
         width, height = out.size
         del out
         return_free_memory()
         names = list(translator.attributes)
-        download = f"{upload.name}.{output_name(targets, float(strength))}.png"
+        full_size = upload.original is not None and chosen.frame is not None  # pasted when asked
+        kind = "jpg" if full_size and upload.format == "JPEG" else "png"
+        download = f"{upload.name}.{output_name(targets, float(strength))}.{kind}"
         download_url = f"files/{file}"
-        if upload.original is not None and chosen.frame is not None:  # full size: pasted when asked
-            kind = "jpg" if upload.format == "JPEG" else "png"
-            download = f"{download[:-len('.png')]}.{kind}"
+        if full_size:
             token = secrets.token_urlsafe(9)
             upload.results[token] = PastedResult(chosen, squares[0], None if masks is None else masks[0], paste,
                                                  download)

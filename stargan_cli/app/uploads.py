@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from ..errors import StarganError
 from ..photos.pipeline import open_photo
@@ -38,7 +38,6 @@ DEFAULT_MEMORY_MB = 1024
 DEFAULT_KEEP_MINUTES = 60
 # Bytes a kept photo takes beyond its pixels: its faces' crops, results prepared for models.
 _PHOTO_OVERHEAD = 2 * 1024 * 1024
-_ORIENTATION = 0x0112  # the EXIF tag
 # Ids of dropped photos remembered to say "expired" rather than "unknown".
 _REMEMBER_EXPIRED = 100_000
 
@@ -104,7 +103,7 @@ def decode_photo(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int
                     f"the photo is {width}x{height} pixels; up to {max_pixels / 1e6:.0f} megapixels are accepted"
                 )
             target = _reduced_size(width, height, work_pixels)
-            turned = probe.getexif().get(_ORIENTATION) in (5, 6, 7, 8)  # EXIF: a quarter turn
+            turned = probe.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8)  # a quarter turn
             full_size = (height, width) if turned else (width, height)
             kind = probe.format or "PNG"
             probe.draft("RGB", target)  # JPEG: decode at 1/2, 1/4 or 1/8 scale, still >= target

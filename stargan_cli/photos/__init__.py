@@ -21,13 +21,14 @@ from .paste import (
     DEFAULT_PASTE, MODES, PASTE_MODES, change_mask, check_paste, default_paste, feather_mask, mask_in_photo, paste_square,
 )
 from .pipeline import (
-    ImageInput, TranslateFaces, TranslationResult, align_face, cut_faces, find_faces, image_name, open_photo,
+    ImageInput, TranslateFaces, TranslationResult, align_face, compose_faces, cut_faces, find_faces, image_name, open_photo,
     paste_faces, pick_faces, prepare_photo, translate_photos,
 )
 
 __all__ = [
     "Box", "CELEBA_LANDMARKS", "DEFAULT_PASTE", "Face", "Frame", "ImageInput", "LandmarkFace", "MODES",
-    "PASTE_MODES", "TranslateFaces", "TranslationResult", "align_face", "change_mask", "check_paste", "cut_faces",
+    "PASTE_MODES", "TranslateFaces", "TranslationResult", "align_face", "change_mask", "check_paste", "compose_faces",
+    "cut_faces",
     "default_paste", "detect_landmarks", "extract_square", "feather_mask", "find_faces", "footprint", "image_name", "invert",
     "mask_in_photo", "open_photo", "paste_faces", "paste_square", "pick_faces", "prepare_photo", "translate_photos",
     "warp_to_photo",

@@ -148,6 +148,25 @@ def paste_faces(
     return composed
 
 
+def compose_faces(
+    image: Image.Image,
+    faces: Sequence[Face],
+    squares: Sequence[Image.Image],
+    mode: str = DEFAULT_PASTE,
+    masks: Sequence[Image.Image] | None = None,
+) -> tuple[Image.Image, Image.Image | None]:
+    """The finished picture of translated faces and where the model changed it: the photo with
+    the squares pasted back (:func:`paste_faces`) and the model's masks brought into it
+    (:func:`.paste.mask_in_photo`; None without ``masks``). Faces without a frame (the whole
+    image taken as one crop, no detection) give their square and its mask as they are."""
+    if faces[0].frame is None:
+        return squares[0], None if masks is None else masks[0]
+    out = paste_faces(image, faces, squares, mode, masks)
+    if masks is None:
+        return out, None
+    return out, mask_in_photo(out.size, [(face.frame, mask) for face, mask in zip(faces, masks)])
+
+
 def prepare_photo(item: ImageInput, size: int, *, detect: bool = True, face: int | None = None) -> TranslationResult:
     """Open, detect and align one input: its faces with their ``size`` squares (all, left to
     right, or only the 1-based ``face``; the whole image with ``detect=False``). A problem
@@ -174,15 +193,9 @@ def _translate_and_paste(
         for name in result.targets:
             squares = [f.outputs[name] for f in result.faces]
             masks = [f.masks[name] for f in result.faces] if all(name in f.masks for f in result.faces) else None
-            if not result.detect:
-                result.outputs[name] = squares[0]
-                if masks:
-                    result.masks[name] = masks[0]
-                continue
-            result.outputs[name] = paste_faces(result.image, result.faces, squares, paste, masks)
-            if masks:
-                frames = [f.frame for f in result.faces]
-                result.masks[name] = mask_in_photo(result.image.size, list(zip(frames, masks)))
+            result.outputs[name], mask = compose_faces(result.image, result.faces, squares, paste, masks)
+            if mask is not None:
+                result.masks[name] = mask
     return pending
 
 
