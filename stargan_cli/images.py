@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from .errors import StarganError
 from .fileio import atomic_write, write_whole
@@ -45,6 +45,29 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         return image.point(lambda v: v / 256).convert("L").convert("RGB")
     return image.convert("RGB")
+
+
+def is_grayscale(image: Image.Image) -> bool:
+    """Whether ``image`` is a black-and-white picture: a grey mode, or RGB with its three
+    channels equal everywhere (what :func:`to_rgb` makes of a grey photo)."""
+    if image.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
+        return True
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    factor = int((image.width * image.height / 250_000) ** 0.5)
+    if factor > 1 and not _channels_equal(image.reduce(factor)):  # a colour photo is told quickly
+        return False
+    return _channels_equal(image)
+
+
+def _channels_equal(image: Image.Image) -> bool:
+    red, green, blue = image.split()
+    return ImageChops.difference(red, green).getbbox() is None and ImageChops.difference(green, blue).getbbox() is None
+
+
+def grayscale_rgb(image: Image.Image) -> Image.Image:
+    """``image`` in grey (ITU-R 601 luma), as RGB: a grey pixel keeps its value exactly."""
+    return image.convert("L").convert("RGB")
 
 
 def rgb_array(image: "Image.Image | np.ndarray") -> "np.ndarray":

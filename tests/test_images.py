@@ -31,3 +31,19 @@ def test_celeba_crop_box_matches_torchvision_centre_crop():
     assert celeba_crop_box(178, 218) == (0, 20, 178, 198)
     left, top, right, bottom = celeba_crop_box(1000, 800)
     assert right - left == bottom - top == round(800 * 178 / 218)
+
+
+def test_is_grayscale_finds_one_coloured_pixel_in_a_large_grey_photo():
+    import numpy as np
+
+    from stargan_cli.images import grayscale_rgb, is_grayscale
+
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(0, 256, (1200, 900, 1), dtype=np.uint8), 3, axis=2)
+    assert is_grayscale(Image.fromarray(grey)) and is_grayscale(Image.fromarray(grey[..., 0]))
+    grey[700, 450] = (10, 11, 10)
+    assert not is_grayscale(Image.fromarray(grey))
+    colour = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    assert not is_grayscale(colour)
+    back = np.asarray(grayscale_rgb(Image.fromarray(grey)))
+    assert np.array_equal(back[..., 0], back[..., 2]) and back[0, 0, 0] == grey[0, 0, 0]

@@ -144,3 +144,30 @@ def test_save_mask_with_a_model_without_mask_is_one_error_line(models, photo):
     assert result.exit_code == 2
     assert "--save-mask" in error_line(result) and "--g-output mask" in error_line(result)
     assert not (photo.parent / "me.Black_Hair.png").exists()
+
+
+def test_a_black_and_white_photo_stays_black_and_white(models, photo, tmp_path):
+    gray_path = tmp_path / "bw.png"
+    with Image.open(photo) as image:
+        image.convert("L").save(gray_path)
+    gray_in = np.asarray(Image.open(gray_path)).astype(int)
+    for kind in ("mask", "rgb"):
+        translator = Translator(models[kind], device="cpu")
+        colour = next(translator.translate_many([photo], to="Blond_Hair")).outputs["Blond_Hair"]
+        c = np.asarray(colour).astype(int)
+        assert np.abs(c[..., 0] - c[..., 1]).max() > 10, kind  # the model paints colour
+        result = next(translator.translate_many([gray_path], to="Blond_Hair"))
+        out = np.asarray(result.outputs["Blond_Hair"]).astype(int)
+        assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2]), kind
+        assert np.abs(out[..., 0] - gray_in).max() > 10, kind  # the face was still translated
+        left, top, right, bottom = result.faces[0].frame.square_box().ltrb()
+        outside = np.ones_like(gray_in, dtype=bool)
+        outside[max(top, 0):bottom, max(left, 0):right] = False
+        assert np.array_equal(out[..., 0][outside], gray_in[outside]), kind
+        square = next(iter(translator.translate_all(gray_path, source="Blond_Hair", detect=False).outputs.values()))
+        s = np.asarray(square).astype(int)
+        assert np.array_equal(s[..., 0], s[..., 2]), kind
+    # The command line writes the same grey picture.
+    assert run(gray_path, "--to", "Blond_Hair", "-m", models["mask"], "-o", tmp_path / "bw.out.png").exit_code == 0
+    written = pixels(tmp_path / "bw.out.png")
+    assert np.array_equal(written[..., 0], written[..., 1])

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import StarganError
-from ..images import crop_resize, open_image, to_rgb
+from ..images import crop_resize, grayscale_rgb, is_grayscale, open_image, to_rgb
 from .align import extract_square
 from .detect import LandmarkFace, detect_landmarks
 from .face import Face, Frame
@@ -140,12 +140,13 @@ def paste_faces(
 ) -> Image.Image:
     """Paste: each face's translated square (``squares``, one per face) back into ``image``
     through its frame, as ``mode`` says (:data:`.paste.PASTE_MODES`); ``masks``: the model's
-    masks of the squares, one per face (the ``"mask"`` mode needs them)."""
+    masks of the squares, one per face (the ``"mask"`` mode needs them). A black-and-white
+    photo stays black and white: the model, trained on colour faces, paints colour into it."""
     composed = image
     for i, (face, square) in enumerate(zip(faces, squares)):
         mask = None if masks is None else masks[i]
         composed = paste_square(composed, square, face.frame, source=face.crop, mode=mode, mask=mask)
-    return composed
+    return grayscale_rgb(composed) if is_grayscale(image) else composed
 
 
 def compose_faces(
@@ -158,9 +159,11 @@ def compose_faces(
     """The finished picture of translated faces and where the model changed it: the photo with
     the squares pasted back (:func:`paste_faces`) and the model's masks brought into it
     (:func:`.paste.mask_in_photo`; None without ``masks``). Faces without a frame (the whole
-    image taken as one crop, no detection) give their square and its mask as they are."""
+    image taken as one crop, no detection) give their square and its mask as they are (a grey
+    crop's square in grey)."""
     if faces[0].frame is None:
-        return squares[0], None if masks is None else masks[0]
+        square = grayscale_rgb(squares[0]) if is_grayscale(faces[0].crop) else squares[0]
+        return square, None if masks is None else masks[0]
     out = paste_faces(image, faces, squares, mode, masks)
     if masks is None:
         return out, None
