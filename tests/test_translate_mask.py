@@ -158,6 +158,8 @@ def test_a_black_and_white_photo_stays_black_and_white(models, photo, tmp_path):
         assert np.abs(c[..., 0] - c[..., 1]).max() > 10, kind  # the model paints colour
         result = next(translator.translate_many([gray_path], to="Blond_Hair"))
         out = np.asarray(result.outputs["Blond_Hair"]).astype(int)
+        face_square = np.asarray(result.faces[0].outputs["Blond_Hair"]).astype(int)  # --crop-only, the strip
+        assert np.array_equal(face_square[..., 0], face_square[..., 2]), kind
         assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2]), kind
         assert np.abs(out[..., 0] - gray_in).max() > 10, kind  # the face was still translated
         left, top, right, bottom = result.faces[0].frame.square_box().ltrb()

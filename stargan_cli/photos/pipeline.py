@@ -192,6 +192,9 @@ def _translate_and_paste(
     if faces:
         model(faces)
     for result in (r for r in pending if r.ok):
+        if is_grayscale(result.image):  # the squares too, for --crop-only and the --all strip
+            for face in result.faces:
+                face.outputs = {name: grayscale_rgb(square) for name, square in face.outputs.items()}
         result.targets = list(result.faces[0].outputs)
         for name in result.targets:
             squares = [f.outputs[name] for f in result.faces]
