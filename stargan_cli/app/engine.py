@@ -32,11 +32,11 @@ from ..photos.detect import detect_landmarks
 from ..photos.face import Face
 from ..photos.pipeline import compose_faces, open_photo, paste_faces
 from .errors import NotFound
-from .models import Models
-from .uploads import (
+from .limits import (
     DECODE_AT_ONCE, DEFAULT_KEEP_MINUTES, DEFAULT_MEMORY_MB, MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, WORK_PIXELS,
-    PhotoStore, Upload, decode_photo, decode_upload, return_free_memory,
 )
+from .models import Models
+from .uploads import PhotoStore, Upload, decode_photo, decode_upload, return_free_memory
 from .workspace import Workspace
 
 if TYPE_CHECKING:

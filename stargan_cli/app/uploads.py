@@ -29,13 +29,10 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 from ..errors import StarganError
 from ..photos.pipeline import open_photo
 from .errors import Expired, NotFound, TooLarge
+from .limits import (
+    DECODE_AT_ONCE, DEFAULT_KEEP_MINUTES, DEFAULT_MEMORY_MB, MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, WORK_PIXELS,
+)
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 40_000_000
-WORK_PIXELS = 6_000_000
-DECODE_AT_ONCE = 2
-DEFAULT_MEMORY_MB = 1024
-DEFAULT_KEEP_MINUTES = 60
 # Bytes a kept photo takes beyond its pixels: its faces' crops, results prepared for models.
 _PHOTO_OVERHEAD = 2 * 1024 * 1024
 # Ids of dropped photos remembered to say "expired" rather than "unknown".

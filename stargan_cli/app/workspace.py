@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..images import write_image
 from .errors import NotFound
 
 KEEP_FILES = 64
@@ -34,9 +35,9 @@ class Workspace:
         name = f"{secrets.token_urlsafe(12)}.{kind}"
         path = self.root / name
         if kind == "jpg":
-            image.save(path, "JPEG", quality=quality)
+            write_image(image, path, "JPEG", quality=quality)
         else:
-            image.save(path, "PNG", compress_level=1)  # fast: these files are local and short-lived
+            write_image(image, path, "PNG", compress_level=1)  # fast: these files are local and short-lived
         with self._lock:
             self._files[name] = path
             while len(self._files) > self.keep:

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..app.limits import DEFAULT_KEEP_MINUTES, DEFAULT_MEMORY_MB, MAX_UPLOAD_BYTES
 from ..errors import StarganError
 from .common import DeviceOption, console, err_console, model_lines
 from .options import model_option
@@ -44,12 +45,12 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option("--host", help="Address to listen on. Anything but 127.0.0.1/localhost lets other machines use the page.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).", min=0, max=65535)] = 7860,
         no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open the page in a browser.")] = False,
-        max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest photo accepted, in MB.", min=0.1, max=1024)] = 20.0,
+        max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest photo accepted, in MB.", min=0.1, max=1024)] = MAX_UPLOAD_BYTES / 2**20,
         memory_mb: Annotated[float, typer.Option(
             "--memory-mb", help="Memory for the photos kept, in MB: past it the least recently used are dropped "
-            "(the page then asks to upload them again).", min=16, max=1024 * 1024)] = 1024,
+            "(the page then asks to upload them again).", min=16, max=1024 * 1024)] = DEFAULT_MEMORY_MB,
         keep_minutes: Annotated[float, typer.Option(
-            "--keep-minutes", help="Drop a photo unused for this many minutes.", min=1, max=7 * 24 * 60)] = 60,
+            "--keep-minutes", help="Drop a photo unused for this many minutes.", min=1, max=7 * 24 * 60)] = DEFAULT_KEEP_MINUTES,
         device: DeviceOption = None,
     ) -> None:
         from ..app import INSTALL_HINT, missing_dependency
