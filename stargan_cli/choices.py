@@ -17,7 +17,7 @@ UPSAMPLES = ("transposed", "resize")  # how G doubles its resolution (models.gen
 # it reports. Everything else (model shape, data, losses, optimiser) is fixed by the run being
 # resumed (training.config.resume_config); `stargan train --help` lists these as flags.
 RESUMABLE_SETTINGS = (
-    "iters", "decay_iters", "data", "folder_data", "device", "num_workers",
+    "iters", "decay_iters", "time_budget", "data", "folder_data", "device", "num_workers",
     "cuda_graphs", "compile", "channels_last",  # how fast, not what is computed
     "precision",  # weights and optimizer state are fp32 in every precision
     "save_every", "save_every_seconds", "keep", "sample_every", "log_every", "tensorboard", "quiet",

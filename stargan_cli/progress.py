@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import UsageError
 
 SECONDS_ENV = "STARGAN_PROGRESS_SECONDS"
 DEFAULT_SECONDS = 30.0
@@ -26,6 +29,20 @@ def line_seconds() -> float:
     except ValueError:
         return DEFAULT_SECONDS
     return value if math.isfinite(value) and value >= 0 else DEFAULT_SECONDS
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """``"10m"``, ``"90s"``, ``"1.5h"`` or plain seconds (``"600"``) to seconds (> 0); a
+    UsageError naming ``flag`` otherwise."""
+    match = _DURATION.match(text or "")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()] if match else math.nan
+    if not seconds > 0:
+        raise UsageError(f"{flag} {text!r}: give a duration such as 90s, 10m or 1.5h")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

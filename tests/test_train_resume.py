@@ -136,6 +136,37 @@ def test_resume_can_extend_a_finished_run(celeba_root, tmp_path):
     assert (run / "config.json").read_bytes() == settings
 
 
+def test_a_time_budget_on_the_command_line_stops_early_and_a_longer_one_trains_on(celeba_root, tmp_path):
+    from stargan_cli.training.state import trained_seconds
+
+    runner = CliRunner()
+    run = tmp_path / "run"
+    start = ["train", "--data", str(celeba_root), "--out", str(run), *TINY, "--iters", "1000000",
+             "--save-every", "1000000", "--sample-every", "1000000", "--time-budget", "1s", "-q"]
+    result = runner.invoke(app, start)
+    assert result.exit_code == 0, result.output
+    first = load_checkpoint(run / "final.pt")
+    assert 0 < first.step < 1_000_000 and 1 <= trained_seconds(first) < 30
+    assert read_metrics(run)[-1]["step"] == first.step
+
+    # Resuming with the spent budget says what to do and leaves the run alone.
+    settings = (run / "config.json").read_bytes()
+    result = runner.invoke(app, ["train", "--resume", str(run), "-q"])
+    assert result.exit_code == 1 and "pass --time-budget longer than" in result.output, result.output
+    assert (run / "config.json").read_bytes() == settings
+
+    result = runner.invoke(app, ["train", "--resume", str(run), "--time-budget", "2.5s", "-q"])
+    assert result.exit_code == 0, result.output
+    second = load_checkpoint(run / "final.pt")
+    assert second.step > first.step and trained_seconds(second) >= 2.5
+
+    for bad in ("0", "soon", "0m"):
+        result = runner.invoke(app, ["train", "--data", str(celeba_root), "--out", str(tmp_path / bad), *TINY,
+                                     "--time-budget", bad])
+        assert result.exit_code == 2 and "--time-budget" in result.output and "90s, 10m or 1.5h" in result.output
+        assert "Traceback" not in result.output and not (tmp_path / bad).exists()
+
+
 def test_resume_errors_are_clear(celeba_root, tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["train", "--resume", str(tmp_path / "nothing")])

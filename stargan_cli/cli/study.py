@@ -35,7 +35,7 @@ Examples:
 
 # Train options a study sets itself (run folders, seeds, length, checkpoints, output), so they
 # cannot be given for the base, and those it cannot vary (one dataset for one judge).
-STUDY_OWNED = ("out", "resume", "iters", "quiet", "save_every", "keep")
+STUDY_OWNED = ("out", "resume", "iters", "time_budget", "quiet", "save_every", "keep")
 NOT_VARIED = ("seed", "data", "folder_data", "dataset")
 _TRAIN_PARAMS = "study_train_params"
 

@@ -128,6 +128,11 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[int, typer.Option(
             "--batch-size", help="Images per batch (per process under torchrun).")] = 16,
         iters: Annotated[int, typer.Option("--iters", help="Training iterations.")] = 200_000,
+        time_budget: Annotated[Optional[str], typer.Option(
+            "--time-budget", metavar="DURATION",
+            help="Stop after this much training wall-clock (e.g. 90m, 2h; counted across --resume, "
+            "setup not included) with a final model, even before --iters. The learning rates still "
+            "decay by --iters: add --decay-iters 0 to keep them constant.", show_default=False)] = None,
         decay_iters: Annotated[int, typer.Option(
             "--decay-iters", help="Iterations over which the learning rates decay, at the end "
             "(at most --iters).")] = 100_000,
@@ -198,6 +203,7 @@ def _given(ctx: typer.Context, name: str) -> bool:
 def to_config_fields(values: dict[str, Any]) -> dict[str, Any]:
     """CLI values to TrainConfig field values (attrs parsed, negated switches turned around)."""
     from ..attributes import DEFAULT_ATTRIBUTES, parse_attribute_list
+    from ..progress import parse_duration
 
     fields = dict(values)
     fields.pop("resume", None)
@@ -210,6 +216,8 @@ def to_config_fields(values: dict[str, Any]) -> dict[str, Any]:
     for name in ("data", "folder_data", "out"):
         if fields.get(name) is not None:  # absolute, so that --resume works from any folder
             fields[name] = str(Path(fields[name]).expanduser().resolve())
+    if fields.get("time_budget") is not None:
+        fields["time_budget"] = parse_duration(fields["time_budget"], "--time-budget")
     for name in ("dataset", "norm", "loss", "lr_schedule", "precision", "g_output", "upsample"):
         value = fields.get(name)
         if value is not None:

@@ -10,12 +10,11 @@ text here: the command line parses and checks them with ``stargan train``'s own 
 from __future__ import annotations
 
 import itertools
-import math
-import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..errors import UsageError
+from ..progress import parse_duration
 
 BASE = "base"
 # One axis at a time from the base; that plus one variant with every axis's last value together
@@ -39,8 +38,6 @@ PRESETS: dict[str, tuple[str, ...]] = {
         "norm=concat,lookup",
     ),
 }
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
 
 
 @dataclass(frozen=True)
@@ -142,11 +139,7 @@ def drop_repeats(variants: Sequence[Variant], key: Callable[[Variant], object]) 
 
 def parse_budget(text: str) -> float:
     """``"10m"``, ``"90s"``, ``"1.5h"`` or plain seconds (``"600"``) to seconds (> 0)."""
-    match = _DURATION.match(text or "")
-    seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()] if match else math.nan
-    if not seconds > 0:
-        raise UsageError(f"--budget {text!r}: give a duration such as 90s, 10m or 1.5h")
-    return seconds
+    return parse_duration(text, "--budget")
 
 
 def seed_list(first: int, count: int) -> list[int]:

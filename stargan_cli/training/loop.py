@@ -241,6 +241,8 @@ class TrainingLoop:
             "time": time.time(), "elapsed": now - self.started,
         })
         eta = (cfg.iters - self.step) * elapsed / steps
+        if cfg.time_budget is not None:
+            eta = min(eta, max(0.0, cfg.time_budget - self.seconds))
         if s.dist.is_main:
             s.metrics.write(record)
             if s.tensorboard is not None:

@@ -185,6 +185,13 @@ def open_session(cfg: TrainConfig, dist: DistInfo, device: torch.device, message
                 f"the run is already at step {step}: pass --iters larger than {step} "
                 "to train on"
             )
+        if cfg.time_budget is not None and seconds >= cfg.time_budget and (run_dir / FINAL_NAME).is_file():
+            from ..progress import format_duration
+
+            raise StarganError(
+                f"the run has already trained {format_duration(seconds)}, its time budget: pass "
+                f"--time-budget longer than {format_duration(seconds)} to train on"
+            )
         previous = _resolved_precision(run_dir)
         if previous is not None and previous != plan.precision:
             messages.say(f"Note: the run trained in {previous} until step {step} and continues in "
