@@ -309,6 +309,31 @@ def test_a_killed_study_continues_without_training_finished_runs_again(
     assert runner.invoke(app, study_args(folder, celeba_root, classifier_file)).exit_code == 0 and not trained
 
 
+def test_the_time_left_after_a_resumed_run_is_not_taken_from_its_short_remainder(
+        tmp_path, celeba_root, classifier_file, monkeypatch):  # noqa: F811
+    from stargan_cli.training import state
+
+    folder = tmp_path / "s"
+    real_save = state.save
+
+    def killed_in_the_base_run(session, step, *args, **kwargs):
+        path = real_save(session, step, *args, **kwargs)
+        if "base" in str(session.run_dir) and step == 2:
+            raise KeyboardInterrupt
+        return path
+
+    monkeypatch.setattr(state, "save", killed_in_the_base_run)
+    assert runner.invoke(app, study_args(folder, celeba_root, classifier_file)).exit_code == 130
+    monkeypatch.setattr(state, "save", real_save)
+    again = runner.invoke(app, study_args(folder, celeba_root, classifier_file))
+    assert again.exit_code == 0, again.output
+    lines = " ".join(again.output.split())  # joined: rich wraps long lines
+    assert "base@1234: resuming its training" in lines
+    # The resumed base run is followed by the hinge run, but half a run says nothing of a whole one.
+    after_base = lines.split("base@1234: 4 iterations in", 1)[1].split("[2/2]", 1)[0]
+    assert "left" not in after_base, after_base
+
+
 def test_a_study_folder_has_one_writer_and_holds_one_study(tmp_path, celeba_root, classifier_file):  # noqa: F811
     folder = tmp_path / "s"
     folder.mkdir()

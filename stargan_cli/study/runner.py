@@ -147,6 +147,7 @@ def run_study(plan: StudyPlan, *, device: Any = None, say: Say = lambda text: No
     (:func:`.report.summarize`). ``say`` gets a line per run; ``progress`` (eval's Progress)
     shows classifier training and judging."""
     from ..devices import select_device
+    from ..training.config import CONFIG_NAME
     from .report import write_report
 
     plan.folder.mkdir(parents=True, exist_ok=True)
@@ -174,13 +175,16 @@ def run_study(plan: StudyPlan, *, device: Any = None, say: Say = lambda text: No
             spent: list[float] = []
             for number, run in enumerate(todo, 1):
                 started = time.perf_counter()
+                # A run a killed study left half-done takes less than a whole one: not a measure.
+                whole = not (plan.run_dir(run) / CONFIG_NAME).exists()
                 say(f"[{len(results) + 1}/{len(runs)}] {run.key}: training ({plan.budget.describe()})")
                 run_dir = train_run(plan, run, say)
                 record = judge_run(plan, run, run_dir, judge, progress)
                 results[run.key] = record
-                spent.append(time.perf_counter() - started)
+                if whole:
+                    spent.append(time.perf_counter() - started)
                 left = len(todo) - number
-                eta = f"; about {format_duration(left * sum(spent) / len(spent))} left" if left else ""
+                eta = f"; about {format_duration(left * sum(spent) / len(spent))} left" if left and spent else ""
                 success = record["eval"]["mean"].get("success")
                 shown = f", mean success {100 * success:.1f}%" if success is not None else ""
                 say(f"{run.key}: {record['iterations']} iterations in {format_duration(record['seconds'])}"
