@@ -308,32 +308,13 @@ def test_workspace_keeps_few_files_and_is_removed_on_close(tmp_path):
 
 
 def test_workspace_on_a_full_disk_says_so_and_leaves_no_file(monkeypatch):
-    import builtins
-    import errno
+    from full_disk import full_when
 
     from stargan_cli import fileio
 
     workspace = Workspace()
     kept = workspace.save(Image.new("RGB", (4, 4)))
-
-    class Full:
-        def __init__(self, raw):
-            self.raw = raw
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def __getattr__(self, name):
-            return getattr(self.raw, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.raw.close()
-
-    monkeypatch.setattr(fileio, "open", lambda path, mode="r", *a, **k: Full(builtins.open(path, mode, *a, **k)),
-                        raising=False)
+    full_when(fileio, lambda path: True, monkeypatch)
     try:
         for kind in ("png", "jpg"):
             with pytest.raises(StarganError, match="no space left on device while writing"):

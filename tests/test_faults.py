@@ -468,37 +468,7 @@ def test_unreadable_newest_checkpoint_is_skipped_with_a_warning(celeba, tmp_path
 # ---- 3. a full disk (or a refused write) is one line naming the file ------------------------
 
 
-class _FullDisk:
-    """A file whose writes fail with ``code`` once ``room`` bytes are used (a full disk)."""
-
-    def __init__(self, raw, room: int = 0, code: int = errno.ENOSPC) -> None:
-        self.raw, self.room, self.code = raw, room, code
-
-    def write(self, data) -> int:
-        self.room -= len(data)
-        if self.room < 0:
-            raise OSError(self.code, os.strerror(self.code))
-        return self.raw.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self.raw, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.raw.close()
-
-
-def _full_when(module, predicate, monkeypatch, code: int = errno.ENOSPC) -> None:
-    """Make ``open`` inside ``module`` give files that cannot be written for paths ``predicate`` picks."""
-    import builtins
-
-    def opener(path, mode="r", *args, **kwargs):
-        raw = builtins.open(path, mode, *args, **kwargs)
-        return _FullDisk(raw, code=code) if any(c in mode for c in "wa+") and predicate(Path(path)) else raw
-
-    monkeypatch.setattr(module, "open", opener, raising=False)
+from full_disk import full_when as _full_when  # noqa: E402
 
 
 def test_full_disk_while_saving_a_checkpoint_keeps_the_last_good_one(celeba, tmp_path, monkeypatch):

@@ -53,18 +53,25 @@ def open_judge(plan: StudyPlan, device: Any, say: Say, progress: Any = None) -> 
     return Judge(classifier, extractor, device)
 
 
+def has_started(plan: StudyPlan, run: StudyRun) -> bool:
+    """Whether ``run`` has a run folder with its settings: a killed study left it half-trained
+    (or trained, not yet judged), and it resumes rather than starts."""
+    from ..training.config import CONFIG_NAME
+
+    return (plan.run_dir(run) / CONFIG_NAME).is_file()
+
+
 def train_run(plan: StudyPlan, run: StudyRun, say: Say) -> Path:
     """Train ``run`` to its budget, resuming its folder when a killed study left one; the
     run folder."""
     from ..training import resume_config, train
-    from ..training.config import CONFIG_NAME
     from ..training.runs import FINAL_NAME
 
     run_dir = plan.run_dir(run)
     if (run_dir / FINAL_NAME).is_file():
         return run_dir
     config = plan.run_config(run)
-    if (run_dir / CONFIG_NAME).is_file():
+    if has_started(plan, run):
         say(f"{run.key}: resuming its training")
         # Where it runs may differ from the first attempt (another device, data path).
         config = resume_config(run_dir, {k: getattr(config, k) for k in ("data", "device", "num_workers")})
@@ -147,7 +154,6 @@ def run_study(plan: StudyPlan, *, device: Any = None, say: Say = lambda text: No
     (:func:`.report.summarize`). ``say`` gets a line per run; ``progress`` (eval's Progress)
     shows classifier training and judging."""
     from ..devices import select_device
-    from ..training.config import CONFIG_NAME
     from .report import write_report
 
     plan.folder.mkdir(parents=True, exist_ok=True)
@@ -176,7 +182,7 @@ def run_study(plan: StudyPlan, *, device: Any = None, say: Say = lambda text: No
             for number, run in enumerate(todo, 1):
                 started = time.perf_counter()
                 # A run a killed study left half-done takes less than a whole one: not a measure.
-                whole = not (plan.run_dir(run) / CONFIG_NAME).exists()
+                whole = not has_started(plan, run)
                 say(f"[{len(results) + 1}/{len(runs)}] {run.key}: training ({plan.budget.describe()})")
                 run_dir = train_run(plan, run, say)
                 record = judge_run(plan, run, run_dir, judge, progress)
